@@ -49,6 +49,8 @@ export interface ListResult {
   sessions: SessionSummary[];
   /** Set when more sessions may follow. */
   next: ListCursor | null;
+  /** Ids on this page whose summary lags their log (a lost index write); the core re-derives and putSummary()s them. */
+  staleIds?: string[];
 }
 
 /** The view of a log a plan gets inside an atomic append. */

@@ -1,0 +1,116 @@
+/**
+ * Views: the public shapes derived from a folded state. Copies are made here, at the API boundary,
+ * so callers can never reach into the cached fold (messages themselves are frozen and shared).
+ */
+import type { SessionSummary } from '../drivers/driver.js';
+import type { SessionState, SnapshotState } from './fold.js';
+import { hiddenCount } from './fold.js';
+import { hashShareToken } from './ids.js';
+import type { ChatMessage, Message, Session, SessionInfo, Snapshot } from './model.js';
+
+export function sessionInfo(state: SessionState): SessionInfo {
+  const h = state.header;
+  return {
+    id: h.id,
+    title: h.title,
+    parentId: h.parentId,
+    forkedFrom: h.forkedFrom ? { ...h.forkedFrom } : null,
+    agentName: h.agentName,
+    userId: h.userId,
+    metadata: structuredClone(h.metadata),
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    messageCount: state.visible.length,
+    shared: state.shareToken !== null,
+    headSeq: state.headSeq,
+  };
+}
+
+export function sessionSummary(state: SessionState): SessionSummary {
+  const { shared: _shared, ...info } = sessionInfo(state);
+  return {
+    ...info,
+    shareTokenHash: state.shareToken === null ? null : hashShareToken(state.shareToken),
+    deleted: state.deleted,
+  };
+}
+
+export function infoFromSummary(summary: SessionSummary): SessionInfo {
+  const { shareTokenHash, deleted: _deleted, ...rest } = summary;
+  return { ...rest, shared: shareTokenHash !== null };
+}
+
+export function snapshotView(s: SnapshotState): Snapshot {
+  const last = s.messages[s.messages.length - 1];
+  return {
+    id: s.id,
+    label: s.label,
+    metadata: structuredClone(s.metadata),
+    createdAt: s.createdAt,
+    seq: s.seq,
+    messageCount: s.messages.length,
+    lastMessageId: last ? last.id : null,
+  };
+}
+
+export function sessionView(state: SessionState): Session {
+  return {
+    ...sessionInfo(state),
+    messages: state.visible.slice(),
+    snapshots: state.snapshots.map(snapshotView),
+    revert: state.revert
+      ? {
+          seq: state.revert.seq,
+          toMessageId: state.revert.toMessageId,
+          snapshotId: state.revert.snapshotId,
+          hiddenCount: hiddenCount(state),
+        }
+      : null,
+    checkpoint: state.checkpoint ? structuredClone(state.checkpoint) : null,
+  };
+}
+
+export function toChatMessage(m: Message): ChatMessage {
+  const out: ChatMessage = { role: m.role, content: m.content };
+  if (m.toolCalls !== undefined) out.tool_calls = m.toolCalls;
+  if (m.toolCallId !== undefined) out.tool_call_id = m.toolCallId;
+  if (m.name !== undefined) out.name = m.name;
+  return out;
+}
+
+/**
+ * The LLM view: a compaction checkpoint (if its message is still visible) stands in for everything up
+ * to it; the window keeps the last `maxMessages` and never opens on a tool result whose call it cut off.
+ */
+export function chatHistory(state: SessionState, maxMessages: number | undefined): ChatMessage[] {
+  let messages = state.visible;
+  let summary: ChatMessage | null = null;
+  const cp = state.checkpoint;
+  if (cp) {
+    const at = messages.findIndex((m) => m.id === cp.throughMessageId);
+    if (at >= 0) {
+      messages = messages.slice(at + 1);
+      summary = { role: 'system', content: cp.summary };
+    }
+  }
+  if (maxMessages !== undefined && messages.length > maxMessages) {
+    messages = messages.slice(messages.length - maxMessages);
+    let start = 0;
+    while (start < messages.length && messages[start]!.role === 'tool') start++;
+    messages = messages.slice(start);
+  }
+  const out = messages.map(toChatMessage);
+  return summary ? [summary, ...out] : out;
+}
+
+/** First index in `messages` (sorted by seq) whose seq is greater than `seq`. */
+export function firstAfterSeq(messages: readonly Message[], seq: number): number {
+  let lo = 0;
+  let hi = messages.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (messages[mid]!.seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,791 @@
+/**
+ * The public API. A SessionStore turns calls into events, appends them through a driver, and serves
+ * reads from a fold it keeps per session. The cache rule: every read first asks the driver for the
+ * log's head; if it moved, only the events after the cached seq are read and folded.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { EventBody, MessageRecord, StoredEvent } from './core/events.js';
+import {
+  CorruptSessionError,
+  InvalidInputError,
+  MessageNotFoundError,
+  SessionExistsError,
+  SessionNotFoundError,
+  SnapshotNotFoundError,
+  StaleSessionError,
+} from './core/errors.js';
+import { applyEvent, embeddedPrefix, foldEvents, type SessionState } from './core/fold.js';
+import { assertSessionId, hashShareToken, isValidSessionId, newShareToken, uuidv7 } from './core/ids.js';
+import type {
+  ChatMessage,
+  CheckpointInput,
+  CompactionCheckpoint,
+  CreateSessionInput,
+  ForkOptions,
+  GetMessagesOptions,
+  JsonObject,
+  ListSessionsOptions,
+  Message,
+  MessageInput,
+  Session,
+  SessionInfo,
+  SessionPage,
+  SessionTreeNode,
+  Snapshot,
+  SnapshotInput,
+  WriteOptions,
+} from './core/model.js';
+import {
+  assertOptionsObject,
+  optionalLimit,
+  optionalSeq,
+  optionalString,
+  parseMessageInput,
+  toJsonObject,
+} from './core/validate.js';
+import {
+  chatHistory,
+  firstAfterSeq,
+  infoFromSummary,
+  sessionInfo,
+  sessionSummary,
+  sessionView,
+  snapshotView,
+} from './core/view.js';
+import { exportDocument, importPlan, type SessionExport } from './core/exchange.js';
+import type { CorruptionReport, ListCursor, SessionDriver, SessionSummary } from './drivers/driver.js';
+import { createFileDriver } from './drivers/file.js';
+import { KeyedMutex } from './core/mutex.js';
+
+export interface StoreOptions {
+  /** File store directory. Default: `$THREADLOOM_DIR`, else `~/.threadloom`. */
+  dir?: string;
+  /** File store: 'full' (default) fsyncs every append (survives power loss); 'process' survives only process crashes. */
+  durability?: 'full' | 'process';
+  /** Called whenever damaged stored bytes are found and moved aside. */
+  onCorruption?: (report: CorruptionReport) => void;
+  /** How long a writer waits for a session's lock before LockTimeoutError. Default 10 s. */
+  lockTimeoutMs?: number;
+  /** A driver instance (a backend of your own, or one built by a driver module). */
+  driver?: SessionDriver;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 1000;
+const PREFIX_CACHE_ENTRIES = 64;
+
+export function defaultDataDir(): string {
+  const fromEnv = process.env.THREADLOOM_DIR;
+  return fromEnv && fromEnv.length > 0 ? fromEnv : join(homedir(), '.threadloom');
+}
+
+/** Opens a store. Synchronous: backends connect lazily on first use. */
+export function openStore(options: StoreOptions = {}): SessionStore {
+  const opts = assertOptionsObject(options, 'options') as StoreOptions;
+  if (opts.durability !== undefined && opts.durability !== 'full' && opts.durability !== 'process') {
+    throw new InvalidInputError('options.durability', `must be 'full' or 'process', got ${JSON.stringify(opts.durability)}`);
+  }
+  const driver =
+    opts.driver ??
+    createFileDriver({
+      dir: opts.dir ?? defaultDataDir(),
+      durability: opts.durability ?? 'full',
+      ...(opts.onCorruption ? { onCorruption: opts.onCorruption } : {}),
+      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+    });
+  return new SessionStore(driver);
+}
+
+type Draft = EventBody;
+
+export class SessionStore {
+  readonly driver: SessionDriver;
+  private readonly cache = new Map<string, SessionState>();
+  private readonly prefixes = new Map<string, Message[]>();
+  private readonly mutex = new KeyedMutex();
+  private closed = false;
+
+  constructor(driver: SessionDriver) {
+    this.driver = driver;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  async createSession(input: CreateSessionInput = {}, options: WriteOptions = {}): Promise<SessionInfo> {
+    const given = assertOptionsObject(input, 'input');
+    writeOptions(options);
+    const id = given.id === undefined ? uuidv7() : given.id;
+    assertSessionId(id, 'input.id');
+    const parentId = given.parentId === undefined || given.parentId === null ? null : given.parentId;
+    if (parentId !== null) assertSessionId(parentId, 'input.parentId');
+    if (parentId === id) throw new InvalidInputError('input.parentId', 'a session cannot be its own parent');
+    const header = {
+      id,
+      title: optionalString(given.title, 'input.title'),
+      parentId,
+      forkedFrom: null,
+      agentName: optionalString(given.agentName, 'input.agentName', 1000),
+      userId: optionalString(given.userId, 'input.userId', 1000),
+      metadata: given.metadata === undefined ? {} : toJsonObject(given.metadata, 'input.metadata'),
+    };
+    if (parentId !== null) await this.load(parentId);
+    const state = await this.createLog(id, [{ type: 'session.created', session: header }], 1, []);
+    if (parentId !== null) await this.confirmParentAlive(parentId, id);
+    return sessionInfo(state);
+  }
+
+  async getSession(id: string): Promise<Session> {
+    return sessionView(await this.load(id));
+  }
+
+  async getSessionInfo(id: string): Promise<SessionInfo> {
+    return sessionInfo(await this.load(id));
+  }
+
+  async sessionExists(id: string): Promise<boolean> {
+    assertSessionId(id, 'id');
+    try {
+      await this.load(id);
+      return true;
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async listSessions(options: ListSessionsOptions = {}): Promise<SessionPage> {
+    const o = assertOptionsObject(options, 'options') as ListSessionsOptions;
+    const limit = optionalLimit(o.limit, 'options.limit') ?? DEFAULT_PAGE;
+    if (limit < 1 || limit > MAX_PAGE) throw new InvalidInputError('options.limit', `must be between 1 and ${MAX_PAGE}`);
+    for (const key of ['parentId', 'agentName', 'userId'] as const) {
+      if (o[key] !== undefined && typeof o[key] !== 'string') throw new InvalidInputError(`options.${key}`, 'must be a string');
+    }
+    if (o.parentId !== undefined) assertSessionId(o.parentId, 'options.parentId');
+    const query = {
+      limit,
+      after: o.cursor === undefined || o.cursor === null ? null : decodeCursor(o.cursor),
+      ...(o.parentId !== undefined ? { parentId: o.parentId } : {}),
+      ...(o.agentName !== undefined ? { agentName: o.agentName } : {}),
+      ...(o.userId !== undefined ? { userId: o.userId } : {}),
+      ...(o.rootsOnly ? { rootsOnly: true } : {}),
+    };
+    let page = await this.driver.list(query);
+    if (page.staleIds && page.staleIds.length > 0) {
+      // An index write was lost (crash between log and index): re-derive those entries from their logs.
+      for (const staleId of page.staleIds) await this.reindex(staleId);
+      page = await this.driver.list(query);
+    }
+    return {
+      sessions: page.sessions.map(infoFromSummary),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+  }
+
+  /**
+   * Deletes a session. Children are kept, detached (a fork's inherited messages are copied into it
+   * first, so no child ever loses history), unless `cascade` deletes the whole subtree.
+   */
+  async deleteSession(id: string, options: WriteOptions & { cascade?: boolean } = {}): Promise<void> {
+    assertSessionId(id, 'id');
+    const expectedSeq = writeOptions(options);
+    // The fence: once written, forks and child creations of this session fail, so the listing of
+    // children below is complete.
+    await this.write(id, expectedSeq, (state) => (state.deleted ? null : [{ type: 'session.deleted' }]));
+    await this.finishDeletion(id, options.cascade === true);
+  }
+
+  async clearSession(id: string, options: WriteOptions = {}): Promise<SessionInfo> {
+    return sessionInfo(await this.write(id, writeOptions(options), () => [{ type: 'session.cleared' }]));
+  }
+
+  async updateMetadata(id: string, patch: Record<string, unknown>, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    const clean = toJsonObject(patch, 'patch');
+    const state = await this.write(id, writeOptions(options), () =>
+      Object.keys(clean).length === 0 ? null : [{ type: 'metadata.patched', patch: clean }],
+    );
+    return sessionInfo(state);
+  }
+
+  async setTitle(id: string, title: string | null, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    if (title !== null && typeof title !== 'string') throw new InvalidInputError('title', 'must be a string or null');
+    const clean = optionalString(title, 'title');
+    return sessionInfo(await this.write(id, writeOptions(options), () => [{ type: 'title.set', title: clean }]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cache.clear();
+    this.prefixes.clear();
+    await this.driver.close();
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  async addMessage(id: string, input: MessageInput, options: WriteOptions = {}): Promise<Message> {
+    const [message] = await this.addMessages(id, [input], options, 'message');
+    return message!;
+  }
+
+  /** Appends messages atomically: all of them or none. Messages whose id is already stored are not re-added. */
+  async addMessages(id: string, inputs: MessageInput[], options: WriteOptions = {}, field = 'messages'): Promise<Message[]> {
+    assertSessionId(id, 'id');
+    if (!Array.isArray(inputs)) throw new InvalidInputError(field, 'must be an array');
+    const records = inputs.map((m, i) => parseMessageInput(m, field === 'message' ? field : `${field}[${i}]`));
+    const expectedSeq = writeOptions(options);
+    let resolved: Message[] = [];
+    const state = await this.write(
+      id,
+      expectedSeq,
+      (current) => {
+        const drafts: Draft[] = [];
+        const pending = new Map<string, MessageRecord>();
+        const order: Array<{ existing?: Message; id: string }> = [];
+        for (const [i, r] of records.entries()) {
+          const path = field === 'message' ? 'message.id' : `${field}[${i}].id`;
+          if (r.id !== undefined) {
+            const stored = current.byId.get(r.id);
+            if (stored) {
+              if (!sameRecord(stored, r)) throw new InvalidInputError(path, `${r.id} is already used by a different message`);
+              order.push({ existing: stored, id: r.id });
+              continue;
+            }
+            const batched = pending.get(r.id);
+            if (batched) {
+              if (!sameRecord(batched, r)) throw new InvalidInputError(path, `${r.id} appears twice with different content`);
+              order.push({ id: r.id });
+              continue;
+            }
+          }
+          const record = { ...r, id: r.id ?? uuidv7() } as MessageRecord;
+          pending.set(record.id, record);
+          drafts.push({ type: 'message.added', message: record });
+          order.push({ id: record.id });
+        }
+        resolved = [];
+        return { drafts, onApplied: (s) => (resolved = order.map((o) => o.existing ?? s.byId.get(o.id)!)) };
+      },
+      // A retried idempotent append must succeed even though the head moved past expectedSeq.
+      { idempotentFirst: true },
+    );
+    void state;
+    return resolved;
+  }
+
+  async getMessages(id: string, options: GetMessagesOptions = {}): Promise<Message[]> {
+    const o = assertOptionsObject(options, 'options') as GetMessagesOptions;
+    const limit = optionalLimit(o.limit, 'options.limit');
+    const afterSeq = optionalSeq(o.afterSeq, 'options.afterSeq');
+    const beforeSeq = optionalSeq(o.beforeSeq, 'options.beforeSeq');
+    const state = await this.load(id);
+    const source = o.includeReverted ? state.all : state.visible;
+    const from = afterSeq === undefined ? 0 : firstAfterSeq(source, afterSeq);
+    let to = beforeSeq === undefined ? source.length : firstAfterSeq(source, beforeSeq - 1);
+    if (to < from) to = from;
+    const start = limit === undefined ? from : Math.max(from, to - limit);
+    return source.slice(start, to);
+  }
+
+  async getChatHistory(id: string, options: { maxMessages?: number } = {}): Promise<ChatMessage[]> {
+    const o = assertOptionsObject(options, 'options');
+    const max = optionalLimit(o.maxMessages, 'options.maxMessages');
+    return chatHistory(await this.load(id), max);
+  }
+
+  // ---------------------------------------------------------------- hierarchy
+
+  /** Forks by reference: the child records where it branched and reads that prefix from the parent. */
+  async forkSession(id: string, options: ForkOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    const o = assertOptionsObject(options, 'options') as ForkOptions;
+    if (o.atMessageId !== undefined && o.atIndex !== undefined) {
+      throw new InvalidInputError('options', 'give atMessageId or atIndex, not both');
+    }
+    const childId = o.id === undefined ? uuidv7() : o.id;
+    assertSessionId(childId, 'options.id');
+    const title = o.title === undefined ? undefined : optionalString(o.title, 'options.title');
+    const parent = await this.load(id);
+    let at = parent.visible.length - 1;
+    if (o.atMessageId !== undefined) at = visibleIndexOf(parent, o.atMessageId);
+    if (o.atIndex !== undefined) at = checkIndex(parent, o.atIndex, 'options.atIndex');
+    const atMessage = at >= 0 ? parent.visible[at]! : null;
+    const forkedFrom = atMessage ? { messageId: atMessage.id, seq: atMessage.seq } : { messageId: null, seq: parent.headSeq };
+    const prefix = parent.visible.slice(0, at + 1);
+    this.rememberPrefix(id, forkedFrom.seq, prefix);
+    const header = {
+      id: childId,
+      title: title === undefined ? `Fork of ${parent.header.title ?? parent.header.id}` : title,
+      parentId: id,
+      forkedFrom,
+      agentName: parent.header.agentName,
+      userId: parent.header.userId,
+      metadata: structuredClone(parent.header.metadata),
+    };
+    // The child's log continues the parent's numbering, so seqs increase along its whole history.
+    const state = await this.createLog(childId, [{ type: 'session.created', session: header }], forkedFrom.seq + 1, prefix);
+    await this.confirmParentAlive(id, childId);
+    return sessionInfo(state);
+  }
+
+  async getChildren(id: string): Promise<SessionInfo[]> {
+    await this.load(id);
+    return this.childrenOf(id);
+  }
+
+  async getParent(id: string): Promise<SessionInfo | null> {
+    const state = await this.load(id);
+    const parentId = state.header.parentId;
+    if (parentId === null) return null;
+    try {
+      return sessionInfo(await this.load(parentId));
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** The subtree under `id`. Cycle-safe: a session already in the tree is never visited twice. */
+  async getSessionTree(id: string): Promise<SessionTreeNode> {
+    const root = sessionInfo(await this.load(id));
+    const seen = new Set<string>([root.id]);
+    const build = async (info: SessionInfo): Promise<SessionTreeNode> => {
+      const children: SessionTreeNode[] = [];
+      for (const child of await this.childrenOf(info.id)) {
+        if (seen.has(child.id)) continue;
+        seen.add(child.id);
+        children.push(await build(child));
+      }
+      return { id: info.id, title: info.title, messageCount: info.messageCount, children };
+    };
+    return build(root);
+  }
+
+  // ---------------------------------------------------------------- snapshots and revert
+
+  async createSnapshot(id: string, input: SnapshotInput = {}, options: WriteOptions = {}): Promise<Snapshot> {
+    assertSessionId(id, 'id');
+    const o = assertOptionsObject(input, 'input');
+    const snapshot = {
+      id: uuidv7(),
+      label: optionalString(o.label, 'input.label', 1000),
+      metadata: o.metadata === undefined ? {} : toJsonObject(o.metadata, 'input.metadata'),
+    };
+    const state = await this.write(id, writeOptions(options), () => [{ type: 'snapshot.created', snapshot }]);
+    return snapshotView(state.snapshots.find((s) => s.id === snapshot.id)!);
+  }
+
+  async listSnapshots(id: string): Promise<Snapshot[]> {
+    return (await this.load(id)).snapshots.map(snapshotView);
+  }
+
+  /** Shows exactly the messages the snapshot captured. Soft: `unrevert()` undoes it until the next message. */
+  async revertToSnapshot(id: string, snapshotId: string, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    if (typeof snapshotId !== 'string') throw new InvalidInputError('snapshotId', 'must be a string');
+    const state = await this.write(id, writeOptions(options), (s) => {
+      const snap = s.snapshots.find((x) => x.id === snapshotId);
+      if (!snap) throw new SnapshotNotFoundError(id, snapshotId);
+      const last = snap.messages[snap.messages.length - 1];
+      return [{ type: 'revert.applied', toMessageId: last ? last.id : null, snapshotId }];
+    });
+    return sessionInfo(state);
+  }
+
+  /** Keeps messages up to and including the given one (id, or index among visible messages). */
+  async revertToMessage(id: string, messageIdOrIndex: string | number, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    const state = await this.write(id, writeOptions(options), (s) => {
+      let target: string;
+      if (typeof messageIdOrIndex === 'number') {
+        target = s.visible[checkIndex(s, messageIdOrIndex, 'messageIdOrIndex')]!.id;
+      } else if (typeof messageIdOrIndex === 'string') {
+        const base = s.revert ? s.revert.restore : s.visible;
+        if (!base.some((m) => m.id === messageIdOrIndex)) {
+          throw new MessageNotFoundError(id, messageIdOrIndex, s.byId.has(messageIdOrIndex) ? 'is not visible' : 'not found');
+        }
+        target = messageIdOrIndex;
+      } else {
+        throw new InvalidInputError('messageIdOrIndex', 'must be a message id or an index');
+      }
+      return [{ type: 'revert.applied', toMessageId: target, snapshotId: null }];
+    });
+    return sessionInfo(state);
+  }
+
+  /** Brings back what the pending revert hid. A no-op when nothing is reverted (safe to retry). */
+  async unrevert(id: string, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    const state = await this.write(id, writeOptions(options), (s) => (s.revert ? [{ type: 'revert.undone' }] : null));
+    return sessionInfo(state);
+  }
+
+  /** Records a compaction summary: `getChatHistory` then sends it in place of the messages it covers. */
+  async addCompactionCheckpoint(id: string, input: CheckpointInput, options: WriteOptions = {}): Promise<CompactionCheckpoint> {
+    assertSessionId(id, 'id');
+    const o = assertOptionsObject(input, 'input');
+    if (typeof o.summary !== 'string' || o.summary.length === 0) throw new InvalidInputError('input.summary', 'must be a non-empty string');
+    const summary = o.summary;
+    const metadata = o.metadata === undefined ? {} : toJsonObject(o.metadata, 'input.metadata');
+    const state = await this.write(id, writeOptions(options), (s) => {
+      let through: string;
+      if (o.throughMessageId !== undefined) through = s.visible[visibleIndexOf(s, o.throughMessageId as string)]!.id;
+      else if (o.throughIndex !== undefined) through = s.visible[checkIndex(s, o.throughIndex, 'input.throughIndex')]!.id;
+      else throw new InvalidInputError('input.throughMessageId', 'give throughMessageId or throughIndex');
+      return [{ type: 'compaction.checkpoint', summary, throughMessageId: through, metadata }];
+    });
+    return structuredClone(state.checkpoint!);
+  }
+
+  // ---------------------------------------------------------------- sharing
+
+  /** Returns the session's share token, creating one (256 random bits) if it has none. */
+  async shareSession(id: string, options: WriteOptions = {}): Promise<{ token: string }> {
+    assertSessionId(id, 'id');
+    const state = await this.write(id, writeOptions(options), (s) =>
+      s.shareToken !== null ? null : [{ type: 'share.enabled', token: newShareToken() }],
+    );
+    return { token: state.shareToken! };
+  }
+
+  /** Revokes the share token at once. A no-op when not shared. */
+  async unshareSession(id: string, options: WriteOptions = {}): Promise<SessionInfo> {
+    assertSessionId(id, 'id');
+    const state = await this.write(id, writeOptions(options), (s) => (s.shareToken === null ? null : [{ type: 'share.disabled' }]));
+    return sessionInfo(state);
+  }
+
+  async isShared(id: string): Promise<boolean> {
+    return (await this.load(id)).shareToken !== null;
+  }
+
+  /** A read-only (frozen) view of a shared session. Unknown or revoked tokens: SessionNotFoundError. */
+  async getSharedSession(token: string): Promise<Readonly<Session>> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+      throw new InvalidInputError('token', 'must be a share token string');
+    }
+    const hash = hashShareToken(token);
+    const id = await this.driver.findByShareTokenHash(hash);
+    if (id !== null) {
+      try {
+        const state = await this.load(id);
+        if (state.shareToken !== null && timingSafeEqual(Buffer.from(hashShareToken(state.shareToken), 'hex'), Buffer.from(hash, 'hex'))) {
+          return Object.freeze(sessionView(state));
+        }
+      } catch (err) {
+        if (!(err instanceof SessionNotFoundError)) throw err;
+      }
+    }
+    throw new SessionNotFoundError('(shared session)');
+  }
+
+  // ---------------------------------------------------------------- export / import
+
+  /** A versioned, self-contained document (see ARCHITECTURE.md): history, snapshots, revert state. */
+  async exportSession(id: string): Promise<SessionExport> {
+    const state = await this.load(id);
+    const events = await this.driver.readEvents(id, 0, state.headSeq);
+    if (events === null) throw new SessionNotFoundError(id);
+    return exportDocument(state, events);
+  }
+
+  /** Imports a threadloom export, or a reference-store (PraisonAI) JSON session file. Never overwrites. */
+  async importSession(doc: unknown, options: { id?: string } = {}): Promise<SessionInfo> {
+    const o = assertOptionsObject(options, 'options');
+    if (o.id !== undefined) assertSessionId(o.id, 'options.id');
+    const plan = importPlan(doc, o.id as string | undefined, uuidv7);
+    let parentId = plan.header.parentId;
+    if (parentId !== null && !(await this.sessionExists(parentId).catch(() => false))) parentId = null;
+    const created = { ...plan.created, session: { ...plan.header, parentId } };
+    const state = await this.createLogFromEvents(plan.header.id, [created, ...plan.rest]);
+    if (parentId !== null) await this.confirmParentAlive(parentId, plan.header.id);
+    return sessionInfo(state);
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Re-derives a session's index entry from its log (repairs a lost index write). */
+  async reindex(id: string): Promise<void> {
+    assertSessionId(id, 'id');
+    this.cache.delete(id);
+    const state = await this.loadAny(id);
+    if (state) await this.driver.putSummary(sessionSummary(state));
+  }
+
+  /** Completes deletions interrupted by a crash (a log with its deletion fence but not yet removed). */
+  async finishPendingDeletion(id: string): Promise<boolean> {
+    const state = await this.loadAny(id);
+    if (!state || !state.deleted) return false;
+    await this.finishDeletion(id, false);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The session's state at the log's current head, or SessionNotFoundError (also for deleted ones). */
+  private async load(id: string): Promise<SessionState> {
+    assertSessionId(id, 'id');
+    const state = await this.loadAny(id);
+    if (!state || state.deleted) throw new SessionNotFoundError(id);
+    return state;
+  }
+
+  /** Like load, but returns deleted (fenced) sessions too, and null when no log exists. */
+  private async loadAny(id: string): Promise<SessionState | null> {
+    this.assertOpen();
+    return this.mutex.run(id, async () => {
+      const head = await this.driver.head(id);
+      if (head === null) {
+        this.cache.delete(id);
+        return null;
+      }
+      const cached = this.cache.get(id);
+      if (cached && cached.headSeq === head) return cached;
+      if (cached && cached.headSeq < head) {
+        const events = await this.driver.readEvents(id, cached.headSeq);
+        if (events && this.catchUp(cached, events)) return cached;
+      }
+      return this.coldLoad(id);
+    });
+  }
+
+  private async coldLoad(id: string): Promise<SessionState | null> {
+    this.cache.delete(id);
+    const events = await this.driver.readEvents(id, 0);
+    if (events === null || events.length === 0) return null;
+    const state = foldEvents(events, await this.prefixFor(id, events));
+    this.cache.set(id, state);
+    return state;
+  }
+
+  /** Applies tail events; false when they do not continue the cached fold (the log was replaced). */
+  private catchUp(state: SessionState, events: readonly StoredEvent[]): boolean {
+    if (events.length > 0 && events[0]!.seq !== state.headSeq + 1) return false;
+    for (const e of events) applyEvent(state, e);
+    return true;
+  }
+
+  private async prefixFor(id: string, events: readonly StoredEvent[]): Promise<Message[]> {
+    const embedded = embeddedPrefix(events);
+    if (embedded) return embedded;
+    const created = events[0]!;
+    if (created.type !== 'session.created' || !created.session.forkedFrom) return [];
+    const parentId = created.session.parentId;
+    if (parentId === null) {
+      throw new CorruptSessionError(id, 'fork without parent or embedded prefix', null);
+    }
+    return this.forkPrefix(id, parentId, created.session.forkedFrom.seq, created.session.forkedFrom.messageId);
+  }
+
+  /**
+   * The parent's visible messages up to the fork point, as of the fork's seq. Immutable once written, so
+   * cached by (parent, seq). The parent's whole log is read because a later `parent.detached` in it may
+   * hold its own prefix (its parent may be gone).
+   */
+  private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<Message[]> {
+    const key = `${parentId}@${seq}`;
+    const hit = this.prefixes.get(key);
+    if (hit) return hit;
+    const events = await this.driver.readEvents(parentId, 0);
+    if (events === null || events.length === 0) {
+      throw new CorruptSessionError(childId, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
+    }
+    const upTo = events.filter((e) => e.seq <= seq);
+    const parent = foldEvents(upTo, await this.prefixFor(parentId, events));
+    const at = messageId === null ? -1 : parent.visible.findIndex((m) => m.id === messageId);
+    if (messageId !== null && at < 0) {
+      throw new CorruptSessionError(childId, `fork point ${messageId} is not in parent ${JSON.stringify(parentId)} at seq ${seq}`, null);
+    }
+    const prefix = parent.visible.slice(0, at + 1);
+    this.rememberPrefix(parentId, seq, prefix);
+    return prefix;
+  }
+
+  private rememberPrefix(parentId: string, seq: number, prefix: Message[]): void {
+    if (this.prefixes.size >= PREFIX_CACHE_ENTRIES) this.prefixes.delete(this.prefixes.keys().next().value!);
+    this.prefixes.set(`${parentId}@${seq}`, prefix);
+  }
+
+  /**
+   * The one write path. Inside the driver's atomic append: catch the cached fold up with whatever other
+   * processes appended, check `expectedSeq`, let `decide` turn the request into events against that
+   * fresh state, fold them, and hand the driver the events with the summary they produce.
+   */
+  private async write(
+    id: string,
+    expectedSeq: number | undefined,
+    decide: (state: SessionState) => Draft[] | null | { drafts: Draft[]; onApplied: (s: SessionState) => void },
+    flags: { idempotentFirst?: boolean } = {},
+  ): Promise<SessionState> {
+    assertSessionId(id, 'id');
+    this.assertOpen();
+    return this.mutex.run(id, async () => {
+      let result: SessionState | null = null;
+      let mutated = false;
+      try {
+        await this.driver.append(id, 'update', async (tx) => {
+          let state = this.cache.get(id) ?? null;
+          if (state && state.headSeq <= tx.headSeq && this.catchUp(state, await tx.readAfter(state.headSeq))) {
+            // caught up
+          } else {
+            const events = await tx.readAfter(0);
+            state = foldEvents(events, await this.prefixFor(id, events));
+            this.cache.set(id, state);
+          }
+          if (state.deleted) throw new SessionNotFoundError(id);
+          const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
+          if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
+          const decided = decide(state);
+          const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
+          if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
+          result = state;
+          if (drafts.length === 0) {
+            if (decided && !Array.isArray(decided)) decided.onApplied(state);
+            return null;
+          }
+          const at = new Date().toISOString();
+          const events = drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent);
+          mutated = true;
+          for (const e of events) applyEvent(state, e);
+          if (decided && !Array.isArray(decided)) decided.onApplied(state);
+          return { events, summary: sessionSummary(state) };
+        });
+      } catch (err) {
+        // Events folded for a write that did not land must not stay in the cache.
+        if (mutated) this.cache.delete(id);
+        throw err;
+      }
+      return result!;
+    });
+  }
+
+  private async createLog(id: string, drafts: Draft[], firstSeq: number, prefix: Message[]): Promise<SessionState> {
+    const at = new Date().toISOString();
+    const events = drafts.map((d, i) => ({ ...d, seq: firstSeq + i, at }) as StoredEvent);
+    return this.createLogFromEvents(id, events, prefix);
+  }
+
+  private async createLogFromEvents(id: string, events: StoredEvent[], prefix: Message[] = []): Promise<SessionState> {
+    this.assertOpen();
+    const state = foldEvents(events, prefix);
+    try {
+      await this.mutex.run(id, () => this.driver.append(id, 'create', async () => ({ events, summary: sessionSummary(state) })));
+    } catch (err) {
+      if (!(err instanceof SessionExistsError)) throw err;
+      // A deletion interrupted by a crash leaves a fenced log behind; finish it and take the id.
+      if (!(await this.finishPendingDeletion(id))) throw err;
+      await this.mutex.run(id, () => this.driver.append(id, 'create', async () => ({ events, summary: sessionSummary(state) })));
+    }
+    this.cache.set(id, state);
+    return state;
+  }
+
+  /**
+   * Closes the race between creating a child and deleting its parent: taking the parent's write lock
+   * after the child exists means either the deletion fence comes later (and its listing sees the child)
+   * or it came first, in which case the child is removed again and the caller gets SessionNotFoundError.
+   */
+  private async confirmParentAlive(parentId: string, childId: string): Promise<void> {
+    try {
+      await this.write(parentId, undefined, () => null);
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) {
+        await this.driver.remove(childId);
+        this.cache.delete(childId);
+      }
+      throw err;
+    }
+  }
+
+  private async childrenOf(id: string): Promise<SessionInfo[]> {
+    const out: SessionInfo[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: SessionPage = await this.listSessions({ parentId: id, limit: MAX_PAGE, cursor });
+      out.push(...page.sessions);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return out;
+  }
+
+  private async finishDeletion(id: string, cascade: boolean): Promise<void> {
+    for (const child of await this.childrenOf(id)) {
+      if (cascade) {
+        await this.write(child.id, undefined, (s) => (s.deleted ? null : [{ type: 'session.deleted' }]));
+        await this.finishDeletion(child.id, true);
+      } else {
+        await this.write(child.id, undefined, (s) =>
+          s.header.parentId !== id ? null : [{ type: 'parent.detached', prefix: s.all.slice(0, s.prefixLength) }],
+        );
+      }
+    }
+    await this.mutex.run(id, () => this.driver.remove(id));
+    this.cache.delete(id);
+    for (const key of this.prefixes.keys()) if (key.startsWith(`${id}@`)) this.prefixes.delete(key);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new InvalidInputError('store', 'is closed');
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function writeOptions(options: WriteOptions): number | undefined {
+  const o = assertOptionsObject(options, 'options');
+  return optionalSeq(o.expectedSeq, 'options.expectedSeq');
+}
+
+function visibleIndexOf(state: SessionState, messageId: string): number {
+  if (typeof messageId !== 'string') throw new InvalidInputError('messageId', 'must be a string');
+  const at = state.visible.findIndex((m) => m.id === messageId);
+  if (at < 0) {
+    throw new MessageNotFoundError(state.header.id, messageId, state.byId.has(messageId) ? 'is not visible' : 'not found');
+  }
+  return at;
+}
+
+function checkIndex(state: SessionState, index: unknown, field: string): number {
+  if (!Number.isSafeInteger(index)) throw new InvalidInputError(field, `must be an integer, got ${String(index)}`);
+  const i = index as number;
+  if (i < 0 || i >= state.visible.length) {
+    throw new MessageNotFoundError(state.header.id, i, `is out of range (the session shows ${state.visible.length} messages)`);
+  }
+  return i;
+}
+
+function sameRecord(a: Omit<MessageRecord, 'id'> | Message, b: Omit<MessageRecord, 'id'>): boolean {
+  const pick = (m: Omit<MessageRecord, 'id'>) =>
+    canonicalJson({ role: m.role, content: m.content, toolCalls: m.toolCalls, toolCallId: m.toolCallId, name: m.name, metadata: m.metadata });
+  return pick(a) === pick(b);
+}
+
+/** JSON with sorted keys, so equal content compares equal whatever the key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
+function encodeCursor(c: ListCursor): string {
+  return Buffer.from(JSON.stringify([c.updatedAt, c.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: unknown): ListCursor {
+  if (typeof cursor !== 'string' || cursor.length > 1024) throw new InvalidInputError('options.cursor', 'must be a cursor string from a previous page');
+  try {
+    const [updatedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof updatedAt === 'string' && isValidSessionId(id)) return { updatedAt, id };
+  } catch {
+    // fall through
+  }
+  throw new InvalidInputError('options.cursor', 'is not a cursor returned by listSessions');
+}
+
+export type { SessionExport } from './core/exchange.js';
+export type { SessionSummary, JsonObject };
