@@ -57,6 +57,9 @@ import {
 import { exportDocument, importPlan, type SessionExport } from './core/exchange.js';
 import type { CorruptionReport, ListCursor, SessionDriver, SessionSummary } from './drivers/driver.js';
 import { createFileDriver } from './drivers/file.js';
+import { createPostgresDriver, type PgPoolLike } from './drivers/postgres.js';
+import { redactUrl } from './core/redact.js';
+import { fileURLToPath } from 'node:url';
 import { KeyedMutex } from './core/mutex.js';
 
 export interface StoreOptions {
@@ -68,6 +71,12 @@ export interface StoreOptions {
   onCorruption?: (report: CorruptionReport) => void;
   /** How long a writer waits for a session's lock before LockTimeoutError. Default 10 s. */
   lockTimeoutMs?: number;
+  /** A backend by URL: `postgres://…` / `postgresql://…`, or `file:///path`. */
+  url?: string;
+  /** An existing `pg` Pool to use (PostgreSQL). */
+  pg?: PgPoolLike;
+  /** PostgreSQL schema for threadloom's tables (default `threadloom`), to share a database. */
+  schema?: string;
   /** A driver instance (a backend of your own, or one built by a driver module). */
   driver?: SessionDriver;
 }
@@ -87,15 +96,31 @@ export function openStore(options: StoreOptions = {}): SessionStore {
   if (opts.durability !== undefined && opts.durability !== 'full' && opts.durability !== 'process') {
     throw new InvalidInputError('options.durability', `must be 'full' or 'process', got ${JSON.stringify(opts.durability)}`);
   }
-  const driver =
-    opts.driver ??
-    createFileDriver({
-      dir: opts.dir ?? defaultDataDir(),
-      durability: opts.durability ?? 'full',
-      ...(opts.onCorruption ? { onCorruption: opts.onCorruption } : {}),
-      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+  return new SessionStore(opts.driver ?? driverFor(opts));
+}
+
+function driverFor(opts: StoreOptions): SessionDriver {
+  const url = opts.url;
+  if (opts.pg !== undefined || (url !== undefined && /^postgres(ql)?:\/\//i.test(url))) {
+    return createPostgresDriver({
+      ...(url !== undefined ? { url } : {}),
+      ...(opts.pg !== undefined ? { pool: opts.pg } : {}),
+      ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
     });
-  return new SessionStore(driver);
+  }
+  let dir = opts.dir ?? defaultDataDir();
+  if (url !== undefined) {
+    if (!/^file:\/\//i.test(url)) {
+      throw new InvalidInputError('options.url', `unsupported scheme ${JSON.stringify(redactUrl(url).split(':')[0])}: use postgres://, postgresql:// or file://`);
+    }
+    dir = fileURLToPath(url);
+  }
+  return createFileDriver({
+    dir,
+    durability: opts.durability ?? 'full',
+    ...(opts.onCorruption ? { onCorruption: opts.onCorruption } : {}),
+    ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+  });
 }
 
 type Draft = EventBody;
@@ -503,6 +528,46 @@ export class SessionStore {
     const state = await this.createLogFromEvents(plan.header.id, [created, ...plan.rest]);
     if (parentId !== null) await this.confirmParentAlive(parentId, plan.header.id);
     return sessionInfo(state);
+  }
+
+  // ---------------------------------------------------------------- change notifications
+
+  /**
+   * Yields the session's new events as any process appends them (drivers with the `watch`
+   * capability). Starts after `afterSeq` (default: the current head). Stop with `signal` or `break`.
+   */
+  async *watch(id: string, options: { afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<StoredEvent> {
+    assertSessionId(id, 'id');
+    const subscribe = this.driver.subscribe?.bind(this.driver);
+    if (!this.driver.capabilities.watch || !subscribe) {
+      throw new InvalidInputError('store', `the ${this.driver.name} driver does not support watch()`);
+    }
+    let seen = optionalSeq(options.afterSeq, 'options.afterSeq') ?? (await this.load(id)).headSeq;
+    let wake: (() => void) | null = null;
+    let dirty = true;
+    const poke = () => {
+      dirty = true;
+      wake?.();
+    };
+    const stop = await subscribe(id, poke);
+    options.signal?.addEventListener('abort', poke, { once: true });
+    try {
+      while (!options.signal?.aborted) {
+        if (!dirty) await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        dirty = false;
+        if (options.signal?.aborted) break;
+        const events = await this.driver.readEvents(id, seen);
+        if (events === null) throw new SessionNotFoundError(id);
+        for (const e of events) {
+          seen = e.seq;
+          yield e;
+        }
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', poke);
+      await stop();
+    }
   }
 
   // ---------------------------------------------------------------- maintenance

@@ -113,6 +113,13 @@ export interface SessionDriver {
   remove(id: string): Promise<void>;
 
   close(): Promise<void>;
+
+  /**
+   * Optional (capability `watch`): calls `onChange` soon after any process appends to the session's
+   * log. Delivery may coalesce or repeat; the core re-reads from its last seen seq, so only liveness
+   * matters. Resolves once listening, to a function that stops it.
+   */
+  subscribe?(id: string, onChange: () => void): Promise<() => Promise<void>>;
 }
 
 /** Reported through the store's `onCorruption` hook whenever damaged bytes are found and preserved. */

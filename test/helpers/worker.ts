@@ -15,11 +15,7 @@ export type Job =
 
 export async function openFromRecipe(recipe: StoreRecipe): Promise<SessionStore> {
   if (recipe.kind === 'file') return openStore({ dir: recipe.dir, durability: recipe.durability ?? 'full' });
-  const { openStoreFromUrl } = (await import('../../src/index.js')) as unknown as {
-    openStoreFromUrl?: (url: string, schema?: string) => SessionStore;
-  };
-  if (!openStoreFromUrl) throw new Error('no url-based store in this build');
-  return openStoreFromUrl(recipe.url, recipe.schema);
+  return openStore({ url: recipe.url, ...(recipe.schema ? { schema: recipe.schema } : {}) });
 }
 
 function ack(value: unknown): void {
