@@ -683,7 +683,7 @@ export class SessionStore {
     id: string,
     expectedSeq: number | undefined,
     decide: (state: SessionState) => Draft[] | null | { drafts: Draft[]; onApplied: (s: SessionState) => void },
-    flags: { idempotentFirst?: boolean } = {},
+    flags: { idempotentFirst?: boolean; evenIfDeleted?: boolean } = {},
   ): Promise<SessionState> {
     assertSessionId(id, 'id');
     this.assertOpen();
@@ -700,7 +700,7 @@ export class SessionStore {
             state = foldEvents(events, await this.prefixFor(id, events));
             this.cache.set(id, state);
           }
-          if (state.deleted) throw new SessionNotFoundError(id);
+          if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
           const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
           if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
           const decided = decide(state);
@@ -765,25 +765,30 @@ export class SessionStore {
     }
   }
 
-  private async childrenOf(id: string): Promise<SessionInfo[]> {
+  private async childrenOf(id: string, includeDeleted = false): Promise<SessionInfo[]> {
     const out: SessionInfo[] = [];
-    let cursor: string | null = null;
+    let after: ListCursor | null = null;
     do {
-      const page: SessionPage = await this.listSessions({ parentId: id, limit: MAX_PAGE, cursor });
-      out.push(...page.sessions);
-      cursor = page.nextCursor;
-    } while (cursor !== null);
+      const page = await this.driver.list({ parentId: id, limit: MAX_PAGE, after, ...(includeDeleted ? { includeDeleted } : {}) });
+      out.push(...page.sessions.map(infoFromSummary));
+      after = page.next;
+    } while (after !== null);
     return out;
   }
 
   private async finishDeletion(id: string, cascade: boolean): Promise<void> {
-    for (const child of await this.childrenOf(id)) {
+    for (const child of await this.childrenOf(id, true)) {
       if (cascade) {
-        await this.write(child.id, undefined, (s) => (s.deleted ? null : [{ type: 'session.deleted' }]));
+        await this.write(child.id, undefined, (s) => (s.deleted ? null : [{ type: 'session.deleted' }]), { evenIfDeleted: true });
         await this.finishDeletion(child.id, true);
       } else {
-        await this.write(child.id, undefined, (s) =>
-          s.header.parentId !== id ? null : [{ type: 'parent.detached', prefix: s.all.slice(0, s.prefixLength) }],
+        // Even a child whose own deletion is under way is detached: its children may still need the
+        // prefix it inherits from this session.
+        await this.write(
+          child.id,
+          undefined,
+          (s) => (s.header.parentId !== id ? null : [{ type: 'parent.detached', prefix: s.all.slice(0, s.prefixLength) }]),
+          { evenIfDeleted: true },
         );
       }
     }

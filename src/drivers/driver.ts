@@ -42,6 +42,8 @@ export interface ListQuery {
   agentName?: string;
   userId?: string;
   rootsOnly?: boolean;
+  /** Also return sessions whose deletion is under way (fenced, not yet removed). Used by deletion itself. */
+  includeDeleted?: boolean;
 }
 
 export interface ListResult {

@@ -9,7 +9,7 @@ export function compareListOrder(a: ListCursor, b: ListCursor): number {
 }
 
 export function matchesQuery(s: SessionSummary, q: ListQuery): boolean {
-  if (s.deleted) return false;
+  if (s.deleted && !q.includeDeleted) return false;
   if (q.parentId !== undefined && s.parentId !== q.parentId) return false;
   if (q.agentName !== undefined && s.agentName !== q.agentName) return false;
   if (q.userId !== undefined && s.userId !== q.userId) return false;
