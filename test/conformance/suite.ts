@@ -490,6 +490,27 @@ export function testDriver(harness: DriverHarness): void {
         assert.equal((await store.getSessionInfo('d-g')).messageCount, 0);
       });
 
+      it('finishes a deletion interrupted after its fence (a crash mid-delete)', async () => {
+        await store.createSession({ id: 'half-p', title: 'p' });
+        await addN('half-p', 2, 'p');
+        await store.forkSession('half-p', { id: 'half-c' });
+        // Write only the fence, as a deleter killed right after it would have.
+        const head = await store.driver.head('half-p');
+        const summary = { ...(await store.driver.list({ limit: 1000, after: null })).sessions.find((x) => x.id === 'half-p')! };
+        await store.driver.append('half-p', 'update', async (tx) => ({
+          events: [{ type: 'session.deleted', seq: tx.headSeq + 1, at: new Date().toISOString() }],
+          summary: { ...summary, headSeq: head! + 1, deleted: true },
+        }));
+        assert.equal(await store.sessionExists('half-p'), false);
+        assert.ok(!(await store.listSessions({ limit: 1000 })).sessions.some((x) => x.id === 'half-p'));
+        assert.deepEqual(await contents('half-c'), ['p0', 'p1'], 'the child still reads its prefix');
+        assert.equal(await store.finishPendingDeletion('half-p'), true);
+        assert.equal(await store.driver.head('half-p'), null);
+        assert.deepEqual(await contents('half-c'), ['p0', 'p1']);
+        assert.equal((await store.getSessionInfo('half-c')).parentId, null);
+        await store.createSession({ id: 'half-p' });
+      });
+
       it('cascade deletes the whole subtree', async () => {
         await store.createSession({ id: 'cas-root' });
         await store.forkSession('cas-root', { id: 'cas-a' });
