@@ -1,0 +1,846 @@
+/**
+ * The file driver: one append-only JSONL log per session plus a journaled listing index, safe for many
+ * processes on one machine (O_EXCL lock files) and for crashes at any byte (batches are `more`-linked
+ * groups, so a torn write is always recognisable and is cut off and quarantined by the next writer).
+ *
+ * Layout under `dir` (0700): sessions/<id>.jsonl (0600) and <id>.lock, index/journal.jsonl and
+ * snapshot.jsonl, quarantine/<id>.<kind>.<stamp>.<random>. Reads never create anything.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isStoredEvent, type StoredEvent } from '../core/events.js';
+import {
+  CorruptSessionError,
+  InvalidInputError,
+  LockTimeoutError,
+  SessionExistsError,
+  SessionNotFoundError,
+  StaleSessionError,
+  StorageError,
+  ThreadloomError,
+} from '../core/errors.js';
+import { assertSessionId, isValidSessionId } from '../core/ids.js';
+import type {
+  AppendMode,
+  AppendPlan,
+  CorruptionReport,
+  DriverCapabilities,
+  ListQuery,
+  ListResult,
+  LogTransaction,
+  SessionDriver,
+  SessionSummary,
+} from './driver.js';
+import { FileIndex } from './file/index-journal.js';
+import { cursorOf } from './file/index-table.js';
+import {
+  FILE_MODE,
+  O_APPEND_FLAGS,
+  O_CREATE_APPEND_FLAGS,
+  O_READ_FLAGS,
+  closeQuietly,
+  fsyncDir,
+  isErrno,
+  lstatOrNull,
+  mkdirChain,
+  readAt,
+  resolveIO,
+  sameFile,
+  syntheticErrno,
+  writeAll,
+  type FileIO,
+  type ReadCounter,
+} from './file/io.js';
+import { acquireLock, releaseLock } from './file/lock.js';
+import { encodeBatch } from './file/log-format.js';
+import { inspectCold, scanForward, type PrefixScan } from './file/log-reader.js';
+import { quarantineBytes, quarantineFile } from './file/quarantine.js';
+
+export type { FileIO } from './file/io.js';
+
+export interface FileDriverOptions {
+  /** Data directory (the store resolves $THREADLOOM_DIR / ~/.threadloom before calling). */
+  dir: string;
+  /** 'full' (default) fsyncs every append: survives power loss. 'process' skips fsync: survives kill -9 only. */
+  durability?: 'full' | 'process';
+  onCorruption?: (report: CorruptionReport) => void;
+  /** How long an append waits for a session's write lock before LockTimeoutError. Default 10 000. */
+  lockTimeoutMs?: number;
+  /** A lock older than this is stale even if its pid looks alive (pid reuse). Default 30 000. Must exceed
+   *  the longest critical section (an append's plan runs under the lock). */
+  lockStaleMs?: number;
+  /** Fault-injection seam: every write-path syscall goes through it. */
+  io?: Partial<FileIO>;
+  /** @internal Tests force index compaction with a small value. Default 10 000. */
+  indexCompactMinLines?: number;
+}
+
+/** Test and diagnostics counters. */
+export interface FileDriverStats {
+  /** Bytes read from session logs (reads are incremental: this grows with new bytes, not log size). */
+  readonly logBytesRead: number;
+  /** Bytes read from the index journal and snapshot. */
+  readonly indexBytesRead: number;
+}
+
+export interface FileDriver extends SessionDriver {
+  readonly dir: string;
+  readonly stats: FileDriverStats;
+}
+
+export function createFileDriver(options: FileDriverOptions): FileDriver {
+  return new FileSessionDriver(options);
+}
+
+/**
+ * What this process knows about one log file. `validSize`/`headSeq` describe a valid prefix of the
+ * file identified by (dev, ino, birthtime); a prefix never changes for the life of an inode (logs are
+ * append-only and only bytes past it are ever cut), so it can be trusted until the identity changes.
+ */
+interface LogCache {
+  dev: number;
+  ino: number;
+  birthtimeMs: number;
+  /** File size when last examined. Equal to validSize means "no tail", the only state served without a read. */
+  size: number;
+  /** Byte length of the valid prefix; 0 when the file holds no complete group (empty or torn-only). */
+  validSize: number;
+  headSeq: number;
+  /** seq -> byte offset just past that event's line, for events recently returned or written. */
+  offsets: Map<number, number>;
+}
+
+/** A read saw something that looks like damage. Only a lock holder's full scan may call it corruption. */
+class SuspectedCorruption extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+const MAX_CACHED_LOGS = 10_000;
+const MAX_CACHED_OFFSETS = 64;
+const O_RDWR_FLAGS = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW;
+
+class FileSessionDriver implements FileDriver {
+  readonly name = 'file';
+  readonly capabilities: DriverCapabilities = { watch: false, rawRead: true };
+  readonly dir: string;
+  private readonly sessionsDir: string;
+  private readonly quarantineDir: string;
+  private readonly io: FileIO;
+  private readonly durable: boolean;
+  private readonly onCorruption: ((report: CorruptionReport) => void) | undefined;
+  private readonly lockTimeoutMs: number;
+  private readonly lockStaleMs: number;
+  private readonly logCounter: ReadCounter = { bytes: 0 };
+  private readonly indexCounter: ReadCounter = { bytes: 0 };
+  private readonly caches = new Map<string, LogCache>();
+  /** Per-session chain of in-process lock holders, so calls in one process queue instead of polling. */
+  private readonly queues = new Map<string, Promise<void>>();
+  /** Sessions whose index line failed to write after their log write succeeded (reported as stale). */
+  private readonly indexFailures = new Set<string>();
+  private readonly index: FileIndex;
+  private dirsReady = false;
+
+  constructor(options: FileDriverOptions) {
+    if (!options || typeof options.dir !== 'string' || options.dir.length === 0) {
+      throw new InvalidInputError('dir', 'must be a non-empty path');
+    }
+    if (options.durability !== undefined && options.durability !== 'full' && options.durability !== 'process') {
+      throw new InvalidInputError('durability', "must be 'full' or 'process'");
+    }
+    this.dir = path.resolve(options.dir);
+    this.sessionsDir = path.join(this.dir, 'sessions');
+    this.quarantineDir = path.join(this.dir, 'quarantine');
+    this.io = resolveIO(options.io);
+    this.durable = (options.durability ?? 'full') === 'full';
+    this.onCorruption = options.onCorruption;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    this.lockStaleMs = options.lockStaleMs ?? 30_000;
+    this.index = new FileIndex({
+      dir: this.dir,
+      io: this.io,
+      durable: this.durable,
+      lockStaleMs: this.lockStaleMs,
+      counter: this.indexCounter,
+      compactMinLines: options.indexCompactMinLines ?? 10_000,
+    });
+  }
+
+  get stats(): FileDriverStats {
+    return { logBytesRead: this.logCounter.bytes, indexBytesRead: this.indexCounter.bytes };
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------
+
+  async head(id: string): Promise<number | null> {
+    assertSessionId(id);
+    return this.readOp(id, () => {
+      const c = this.refresh(id);
+      return c && c.validSize > 0 ? c.headSeq : null;
+    });
+  }
+
+  async readEvents(id: string, afterSeq: number, untilSeq?: number): Promise<StoredEvent[] | null> {
+    assertSessionId(id);
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new InvalidInputError('afterSeq', 'must be an integer >= 0');
+    if (untilSeq !== undefined && (!Number.isSafeInteger(untilSeq) || untilSeq < 0)) {
+      throw new InvalidInputError('untilSeq', 'must be an integer >= 0');
+    }
+    return this.readOp(id, () => this.readRange(id, afterSeq, untilSeq ?? Number.POSITIVE_INFINITY));
+  }
+
+  /**
+   * Runs a synchronous read without the lock. If it suspects damage, the verdict is left to a full
+   * scan under the session lock: an unlocked reader may be looking at another writer's repair in
+   * progress and must never quarantine on its own.
+   */
+  private async readOp<T>(id: string, fn: () => T): Promise<T> {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof SuspectedCorruption)) throw asStorageError('read log', err);
+    }
+    return this.withLock(id, false, () => {
+      try {
+        this.settle(id);
+        return fn();
+      } catch (err) {
+        if (err instanceof SuspectedCorruption) this.quarantineCorrupt(id, err.reason);
+        throw asStorageError('read log', err);
+      }
+    });
+  }
+
+  /** The up-to-date cache entry for a log (null: no file). Reads only bytes it has not validated yet. */
+  private refresh(id: string): LogCache | null {
+    const file = this.logPath(id);
+    const st = this.lstatLog(file);
+    let c = this.caches.get(id);
+    if (!st) {
+      this.caches.delete(id);
+      return null;
+    }
+    if (c && sameFile(c, st) && st.size === c.size && c.size === c.validSize) return this.touch(id, c);
+    const fd = this.openLogForRead(file);
+    if (fd === null) {
+      this.caches.delete(id);
+      return null;
+    }
+    try {
+      const fst = fs.fstatSync(fd);
+      if (c && !(sameFile(c, fst) && fst.size >= c.validSize)) {
+        this.caches.delete(id);
+        c = undefined;
+      }
+      if (c) {
+        const r = scanForward({
+          fd,
+          start: c.validSize,
+          limit: fst.size,
+          expectedSeq: c.validSize > 0 ? c.headSeq + 1 : null,
+          counter: this.logCounter,
+        });
+        if (r.status === 'damage') {
+          this.caches.delete(id);
+          throw new SuspectedCorruption(r.reason);
+        }
+        this.advance(c, r, fst.size);
+        return this.touch(id, c);
+      }
+      const r = inspectCold(fd, fst.size, this.logCounter);
+      if (r.status === 'damage') throw new SuspectedCorruption(r.reason);
+      return this.remember(id, fst, r);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private readRange(id: string, afterSeq: number, untilSeq: number): StoredEvent[] | null {
+    const file = this.logPath(id);
+    const st = this.lstatLog(file);
+    if (!st) {
+      this.caches.delete(id);
+      return null;
+    }
+    let c = this.caches.get(id);
+    if (c && sameFile(c, st) && st.size === c.size && c.size === c.validSize) {
+      if (c.validSize === 0) return null;
+      if (afterSeq >= c.headSeq || untilSeq <= afterSeq) return [];
+    }
+    const fd = this.openLogForRead(file);
+    if (fd === null) {
+      this.caches.delete(id);
+      return null;
+    }
+    try {
+      const fst = fs.fstatSync(fd);
+      if (c && !(sameFile(c, fst) && fst.size >= c.validSize)) {
+        this.caches.delete(id);
+        c = undefined;
+      }
+      let start = 0;
+      let expectedSeq: number | null = null;
+      if (c && afterSeq > 0) {
+        const offset = c.validSize > 0 && afterSeq === c.headSeq ? c.validSize : c.offsets.get(afterSeq);
+        if (offset !== undefined) {
+          start = offset;
+          expectedSeq = afterSeq + 1;
+        }
+      }
+      const out: StoredEvent[] = [];
+      let lastOut = -1;
+      let lastOutEnd = -1;
+      const r = scanForward({
+        fd,
+        start,
+        limit: fst.size,
+        expectedSeq,
+        counter: this.logCounter,
+        onGroup: (events, ends) => {
+          for (let i = 0; i < events.length; i++) {
+            const e = events[i]!;
+            if (e.seq > afterSeq && e.seq <= untilSeq) {
+              out.push(e);
+              lastOut = e.seq;
+              lastOutEnd = ends[i]!;
+            }
+          }
+          return events[events.length - 1]!.seq >= untilSeq;
+        },
+      });
+      if (r.status === 'damage') {
+        this.caches.delete(id);
+        throw new SuspectedCorruption(r.reason);
+      }
+      if (c) this.advance(c, r, fst.size);
+      else c = this.remember(id, fst, r);
+      if (c.validSize === 0) return null;
+      if (lastOut > 0) setOffset(c, lastOut, lastOutEnd);
+      return out;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Full forward scan under the lock: the only place a log is judged corrupt (and quarantined). */
+  private settle(id: string): LogCache | null {
+    this.caches.delete(id);
+    const file = this.logPath(id);
+    if (!this.lstatLog(file)) return null;
+    const fd = this.openLogForRead(file);
+    if (fd === null) return null;
+    let r;
+    let fst: fs.Stats;
+    try {
+      fst = fs.fstatSync(fd);
+      r = scanForward({ fd, start: 0, limit: fst.size, expectedSeq: null, counter: this.logCounter });
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (r.status === 'damage') this.quarantineCorrupt(id, r.reason);
+    return this.remember(id, fst, r);
+  }
+
+  private remember(id: string, st: fs.Stats, r: PrefixScan): LogCache {
+    const c: LogCache = {
+      dev: st.dev,
+      ino: st.ino,
+      birthtimeMs: st.birthtimeMs,
+      size: st.size,
+      validSize: r.end,
+      headSeq: r.lastSeq ?? 0,
+      offsets: new Map(),
+    };
+    this.caches.set(id, c);
+    if (this.caches.size > MAX_CACHED_LOGS) this.caches.delete(this.caches.keys().next().value!);
+    return c;
+  }
+
+  private advance(c: LogCache, r: PrefixScan, size: number): void {
+    if (r.end > c.validSize) {
+      c.validSize = r.end;
+      c.headSeq = r.lastSeq ?? 0;
+    }
+    c.size = size;
+  }
+
+  /** Least-recently-used order for the bounded cache map. */
+  private touch(id: string, c: LogCache): LogCache {
+    this.caches.delete(id);
+    this.caches.set(id, c);
+    return c;
+  }
+
+  private lstatLog(file: string): fs.Stats | null {
+    const st = lstatOrNull(file);
+    if (st && !st.isFile()) {
+      throw new StorageError('open log', syntheticErrno(st.isSymbolicLink() ? 'ELOOP' : 'EISDIR', `${file} is not a regular file`));
+    }
+    return st;
+  }
+
+  private openLogForRead(file: string): number | null {
+    try {
+      return fs.openSync(file, O_READ_FLAGS);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw new StorageError('open log', err);
+    }
+  }
+
+  // ---- the write path --------------------------------------------------------------------------
+
+  async append(id: string, mode: AppendMode, plan: (tx: LogTransaction) => Promise<AppendPlan | null>): Promise<StoredEvent[]> {
+    assertSessionId(id);
+    if (mode !== 'create' && mode !== 'update') throw new InvalidInputError('mode', "must be 'create' or 'update'");
+    if (typeof plan !== 'function') throw new InvalidInputError('plan', 'must be a function');
+    // An update can only target an existing log: never create directories for it.
+    if (mode === 'update' && !fs.existsSync(this.sessionsDir)) throw new SessionNotFoundError(id);
+    return this.withLock(id, mode === 'create', () => this.appendLocked(id, mode, plan));
+  }
+
+  private async appendLocked(
+    id: string,
+    mode: AppendMode,
+    plan: (tx: LogTransaction) => Promise<AppendPlan | null>,
+  ): Promise<StoredEvent[]> {
+    let c = this.lockedView(id, mode);
+    if (mode === 'create') {
+      if (c && c.validSize > 0) throw new SessionExistsError(id);
+      if (c && c.size > 0) {
+        // A creator died mid-write: nothing of it was ever visible. Keep its bytes, take the id over.
+        this.quarantineWhole(id, 'torn-tail', `incomplete first write (${c.size} bytes) of a creator that died`);
+        c = null;
+      }
+    } else {
+      if (!c || c.validSize === 0) throw new SessionNotFoundError(id);
+      if (c.size > c.validSize) this.repairTail(id, c);
+    }
+    const headSeq = c && c.validSize > 0 ? c.headSeq : 0;
+    const tx: LogTransaction = {
+      headSeq,
+      readAfter: async (afterSeq: number) => {
+        if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new InvalidInputError('afterSeq', 'must be an integer >= 0');
+        if (headSeq === 0 || afterSeq >= headSeq) return [];
+        try {
+          return this.readRange(id, afterSeq, headSeq) ?? [];
+        } catch (err) {
+          if (!(err instanceof SuspectedCorruption)) throw asStorageError('read log', err);
+          this.settle(id);
+          return this.readRange(id, afterSeq, headSeq) ?? [];
+        }
+      },
+    };
+    const p = await plan(tx);
+    if (p === null) return [];
+    validatePlan(id, mode, headSeq, p);
+    const buf = encodeBatch(p.events);
+    const prevSize = c ? c.validSize : 0;
+    const st = this.writeBatch(id, mode, buf, prevSize);
+    const last = p.events[p.events.length - 1]!;
+    const newSize = prevSize + buf.length;
+    const kept = c && sameFile(c, st) ? c : null;
+    const next: LogCache = kept ?? {
+      dev: st.dev,
+      ino: st.ino,
+      birthtimeMs: st.birthtimeMs,
+      size: 0,
+      validSize: 0,
+      headSeq: 0,
+      offsets: new Map(),
+    };
+    if (next.validSize > 0) setOffset(next, next.headSeq, next.validSize);
+    next.size = newSize;
+    next.validSize = newSize;
+    next.headSeq = last.seq;
+    setOffset(next, last.seq, newSize);
+    this.caches.set(id, next);
+    try {
+      this.index.appendSummary(p.summary, newSize);
+      this.indexFailures.delete(id);
+    } catch {
+      // The log is the truth and is already written; list() reports this id as stale until repaired.
+      this.indexFailures.add(id);
+    }
+    return p.events;
+  }
+
+  /**
+   * Appends one batch with a single write. On any failure the file is cut back to `prevSize` (a
+   * created file is unlinked) so no partial batch is ever visible, then StorageError is thrown.
+   */
+  private writeBatch(id: string, mode: AppendMode, buf: Buffer, prevSize: number): fs.Stats {
+    const { io } = this;
+    const file = this.logPath(id);
+    const creating = mode === 'create';
+    let fd: number | null = null;
+    let st: fs.Stats;
+    try {
+      fd = io.openSync(file, creating ? O_CREATE_APPEND_FLAGS : O_APPEND_FLAGS, FILE_MODE);
+      st = io.fstatSync(fd);
+      if (st.size !== prevSize) {
+        // Someone wrote without the lock: touching the file now could destroy their bytes.
+        const seen = st.size;
+        closeQuietly(io, fd);
+        fd = null;
+        this.caches.delete(id);
+        throw new StorageError('append', syntheticErrno('EBUSY', `log is ${seen} bytes, expected ${prevSize}`));
+      }
+      writeAll(io, fd, buf);
+      if (this.durable) {
+        io.fsyncSync(fd);
+        if (creating) fsyncDir(io, this.sessionsDir);
+      }
+    } catch (err) {
+      if (fd !== null) {
+        try {
+          if (creating && prevSize === 0) io.unlinkSync(file);
+          else {
+            io.ftruncateSync(fd, prevSize);
+            if (this.durable) io.fsyncSync(fd);
+          }
+        } catch {
+          // The partial batch lacks its last line, so readers ignore it; the next append cuts it off.
+        }
+        closeQuietly(io, fd);
+      }
+      this.caches.delete(id);
+      throw asStorageError('append', err);
+    }
+    closeQuietly(io, fd);
+    return st;
+  }
+
+  /** refresh() under the lock, escalating a suspicion to a verdict. */
+  private lockedView(id: string, mode: AppendMode): LogCache | null {
+    try {
+      return this.refresh(id);
+    } catch (err) {
+      if (!(err instanceof SuspectedCorruption)) throw asStorageError('read log', err);
+    }
+    try {
+      return this.settle(id);
+    } catch (err) {
+      // The damaged file has been moved aside and reported: a create may now take the id.
+      if (mode === 'create' && err instanceof CorruptSessionError) return null;
+      throw err;
+    }
+  }
+
+  /** Cuts a torn tail (a writer died mid-batch) after copying its bytes to quarantine. Under the lock. */
+  private repairTail(id: string, c: LogCache): void {
+    const { io } = this;
+    const file = this.logPath(id);
+    let fd: number | null = null;
+    try {
+      fd = io.openSync(file, O_RDWR_FLAGS);
+      const st = io.fstatSync(fd);
+      const len = st.size - c.validSize;
+      if (!sameFile(c, st) || len <= 0) {
+        this.caches.delete(id);
+        if (len <= 0 && sameFile(c, st)) return;
+        throw new StorageError('repair torn tail', syntheticErrno('EBUSY', 'log replaced while locked'));
+      }
+      const bytes = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = readAt(fd, bytes, got, len - got, c.validSize + got, this.logCounter);
+        if (n === 0) break;
+        got += n;
+      }
+      const tail = bytes.subarray(0, got);
+      const target = quarantineBytes(io, this.quarantineDir, id, 'torn-tail', tail, this.durable);
+      io.ftruncateSync(fd, c.validSize);
+      if (this.durable) io.fsyncSync(fd);
+      c.size = c.validSize;
+      this.report({
+        sessionId: id,
+        kind: 'torn-tail',
+        reason: `incomplete last write (${got} bytes after seq ${c.headSeq}) cut off`,
+        quarantinedTo: target,
+      });
+    } catch (err) {
+      this.caches.delete(id);
+      throw asStorageError('repair torn tail', err);
+    } finally {
+      closeQuietly(io, fd);
+    }
+  }
+
+  /** Moves a corrupt log aside, drops it from the index, reports it, and throws CorruptSessionError. Under the lock. */
+  private quarantineCorrupt(id: string, reason: string): never {
+    this.caches.delete(id);
+    const target = this.quarantineWhole(id, 'corrupt-log', reason);
+    throw new CorruptSessionError(id, reason, target);
+  }
+
+  private quarantineWhole(id: string, kind: 'torn-tail' | 'corrupt-log', reason: string): string {
+    let target: string;
+    try {
+      target = quarantineFile(this.io, this.quarantineDir, id, kind, this.logPath(id), this.durable);
+    } catch (err) {
+      throw asStorageError('quarantine log', err);
+    } finally {
+      this.caches.delete(id);
+    }
+    if (kind === 'corrupt-log') {
+      try {
+        this.index.appendRemoved(id, true);
+      } catch {
+        // list() skips entries whose log is gone and reports them as stale.
+      }
+    }
+    this.report({ sessionId: id, kind, reason, quarantinedTo: target });
+    return target;
+  }
+
+  private report(r: CorruptionReport): void {
+    try {
+      this.onCorruption?.(r);
+    } catch {
+      // A failing hook must not turn a successful repair into a failed operation.
+    }
+  }
+
+  /**
+   * Serialises holders of one session's lock: first among this driver's own calls (a promise chain, no
+   * polling), then across processes (the lock file). `lockTimeoutMs` covers both waits.
+   */
+  private async withLock<T>(id: string, createDirs: boolean, fn: () => Promise<T> | T): Promise<T> {
+    const started = Date.now();
+    const prev = this.queues.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chained = (prev ?? Promise.resolve()).then(() => mine);
+    this.queues.set(id, chained);
+    try {
+      if (prev) await waitFor(prev, this.lockTimeoutMs, () => new LockTimeoutError(id, Date.now() - started));
+      if (createDirs) this.ensureDirs();
+      const remaining = Math.max(0, this.lockTimeoutMs - (Date.now() - started));
+      let lock;
+      try {
+        lock = await acquireLock(
+          this.lockPath(id),
+          { io: this.io, timeoutMs: remaining, staleMs: this.lockStaleMs },
+          () => new LockTimeoutError(id, Date.now() - started),
+        );
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) this.dirsReady = false;
+        throw asStorageError('lock', err);
+      }
+      try {
+        return await fn();
+      } finally {
+        releaseLock(lock, this.io);
+      }
+    } finally {
+      release();
+      if (this.queues.get(id) === chained) this.queues.delete(id);
+    }
+  }
+
+  private ensureDirs(): void {
+    if (this.dirsReady && fs.existsSync(this.sessionsDir)) return;
+    try {
+      mkdirChain(this.io, this.sessionsDir, this.durable);
+    } catch (err) {
+      throw new StorageError('create directories', err);
+    }
+    this.dirsReady = true;
+  }
+
+  // ---- the listing index -----------------------------------------------------------------------
+
+  async list(query: ListQuery): Promise<ListResult> {
+    validateQuery(query);
+    try {
+      this.index.catchUp();
+    } catch (err) {
+      throw asStorageError('read index', err);
+    }
+    const page = this.index.table.page(query);
+    const sessions: SessionSummary[] = [];
+    const stale = new Set(this.indexFailures);
+    for (const entry of page.entries) {
+      const id = entry.summary.id;
+      let size: number | null;
+      try {
+        size = this.lstatLog(this.logPath(id))?.size ?? null;
+      } catch {
+        size = -1;
+      }
+      if (size === null) {
+        // No log: the entry is a ghost (its removal line was lost). Never list it; let the core drop it.
+        stale.add(id);
+        continue;
+      }
+      if (size !== entry.logSize) {
+        let h: number | null;
+        try {
+          h = await this.head(id);
+        } catch (err) {
+          if (err instanceof CorruptSessionError) continue; // quarantined and unindexed just now
+          stale.add(id);
+          sessions.push({ ...entry.summary });
+          continue;
+        }
+        if (h === null) {
+          stale.add(id);
+          continue;
+        }
+        if (h !== entry.summary.headSeq) stale.add(id);
+      }
+      sessions.push({ ...entry.summary });
+    }
+    const last = page.entries[page.entries.length - 1];
+    const result: ListResult = { sessions, next: page.more && last ? cursorOf(last.summary) : null };
+    if (stale.size > 0) result.staleIds = [...stale];
+    return result;
+  }
+
+  async findByShareTokenHash(tokenHash: string): Promise<string | null> {
+    if (typeof tokenHash !== 'string' || tokenHash.length === 0) throw new InvalidInputError('tokenHash', 'must be a non-empty string');
+    try {
+      this.index.catchUp();
+    } catch (err) {
+      throw asStorageError('read index', err);
+    }
+    return this.index.table.findShare(tokenHash);
+  }
+
+  async *listLogIds(): AsyncIterable<string> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.sessionsDir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+      throw new StorageError('list logs', err);
+    }
+    for (const name of names) {
+      if (!name.endsWith('.jsonl')) continue;
+      const id = name.slice(0, -'.jsonl'.length);
+      if (isValidSessionId(id)) yield id;
+    }
+  }
+
+  async putSummary(summary: SessionSummary): Promise<void> {
+    if (typeof summary !== 'object' || summary === null) throw new InvalidInputError('summary', 'must be an object');
+    const id = summary.id;
+    assertSessionId(id, 'summary.id');
+    if (!Number.isSafeInteger(summary.headSeq)) throw new InvalidInputError('summary.headSeq', 'must be an integer');
+    if (!fs.existsSync(this.sessionsDir)) throw new SessionNotFoundError(id);
+    await this.withLock(id, false, () => {
+      const c = this.lockedView(id, 'update');
+      if (!c || c.validSize === 0) throw new SessionNotFoundError(id);
+      // Under the lock no append can race us, so a mismatch means the summary is already outdated.
+      if (c.headSeq !== summary.headSeq) throw new StaleSessionError(id, summary.headSeq, c.headSeq);
+      try {
+        this.index.appendSummary(summary, c.size);
+      } catch (err) {
+        throw new StorageError('write index', err);
+      }
+      this.indexFailures.delete(id);
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    assertSessionId(id);
+    if (!fs.existsSync(this.dir)) return;
+    const write = () => {
+      try {
+        this.index.appendRemoved(id, true);
+      } catch (err) {
+        throw new StorageError('write index', err);
+      }
+      this.indexFailures.delete(id);
+    };
+    if (!fs.existsSync(this.sessionsDir)) return write();
+    await this.withLock(id, false, () => {
+      let removed = false;
+      try {
+        this.io.unlinkSync(this.logPath(id));
+        removed = true;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw new StorageError('remove log', err);
+      } finally {
+        this.caches.delete(id);
+      }
+      if (removed && this.durable) {
+        try {
+          fsyncDir(this.io, this.sessionsDir);
+        } catch (err) {
+          throw new StorageError('remove log', err);
+        }
+      }
+      write();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.index.close();
+    this.caches.clear();
+  }
+
+  private logPath(id: string): string {
+    return path.join(this.sessionsDir, `${id}.jsonl`);
+  }
+
+  private lockPath(id: string): string {
+    return path.join(this.sessionsDir, `${id}.lock`);
+  }
+}
+
+function setOffset(c: LogCache, seq: number, offset: number): void {
+  c.offsets.delete(seq);
+  c.offsets.set(seq, offset);
+  if (c.offsets.size > MAX_CACHED_OFFSETS) c.offsets.delete(c.offsets.keys().next().value!);
+}
+
+function asStorageError(operation: string, err: unknown): Error {
+  if (err instanceof ThreadloomError || err instanceof SuspectedCorruption) return err;
+  return new StorageError(operation, err);
+}
+
+function waitFor(p: Promise<void>, ms: number, onTimeout: () => Error): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    p.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function validatePlan(id: string, mode: AppendMode, headSeq: number, p: AppendPlan): void {
+  if (typeof p !== 'object' || p === null) throw new InvalidInputError('plan', 'must return an object or null');
+  const events = p.events;
+  if (!Array.isArray(events) || events.length === 0) throw new InvalidInputError('plan.events', 'must be a non-empty array');
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (!isStoredEvent(e)) throw new InvalidInputError(`plan.events[${i}]`, 'is not a stored event');
+    if (i === 0) {
+      if (mode === 'update' && e.seq !== headSeq + 1) {
+        throw new InvalidInputError('plan.events[0].seq', `must be ${headSeq + 1} (the log is at seq ${headSeq}), got ${e.seq}`);
+      }
+      if (mode === 'create' && e.type !== 'session.created') {
+        throw new InvalidInputError('plan.events[0].type', `a new log must start with session.created, got ${e.type}`);
+      }
+    } else if (e.seq !== events[i - 1]!.seq + 1) {
+      throw new InvalidInputError(`plan.events[${i}].seq`, `must be ${events[i - 1]!.seq + 1}, got ${e.seq}`);
+    }
+  }
+  if (typeof p.summary !== 'object' || p.summary === null || p.summary.id !== id) {
+    throw new InvalidInputError('plan.summary.id', `must be ${JSON.stringify(id)}`);
+  }
+}
+
+function validateQuery(q: ListQuery): void {
+  if (typeof q !== 'object' || q === null) throw new InvalidInputError('query', 'must be an object');
+  if (!Number.isSafeInteger(q.limit) || q.limit < 1) throw new InvalidInputError('query.limit', 'must be an integer >= 1');
+  if (q.after !== null && q.after !== undefined) {
+    if (typeof q.after !== 'object' || typeof q.after.updatedAt !== 'string' || typeof q.after.id !== 'string') {
+      throw new InvalidInputError('query.after', 'must be null or {updatedAt, id}');
+    }
+  }
+}
