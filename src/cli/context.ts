@@ -1,0 +1,55 @@
+/** What every command shares: the global options, opening and always closing the store, output. */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { defaultDataDir, openStore, type SessionStore, type StoreOptions } from '../store.js';
+
+export interface GlobalOptions {
+  dir?: string;
+  durability?: 'full' | 'process';
+}
+
+export function globalOptions(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+/** The directory the store will use, absolute, for messages that tell the user where files are. */
+export function dataDir(command: Command): string {
+  return resolve(globalOptions(command).dir ?? defaultDataDir());
+}
+
+/**
+ * Runs `fn` against a store opened with the global options and closes it whatever happens, so a
+ * failing command never leaves a lock or file handle behind. `dir` is passed only when given, which
+ * keeps openStore's own default ($THREADLOOM_DIR, else ~/.threadloom) the single source of truth.
+ */
+export async function withStore<T>(command: Command, fn: (store: SessionStore) => Promise<T>, extra: StoreOptions = {}): Promise<T> {
+  const g = globalOptions(command);
+  const store = openStore({
+    ...(g.dir !== undefined ? { dir: resolve(g.dir) } : {}),
+    ...(g.durability !== undefined ? { durability: g.durability } : {}),
+    ...extra,
+  });
+  let failed = false;
+  try {
+    return await fn(store);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    try {
+      await store.close();
+    } catch (err) {
+      // The command's own error is the one worth reporting.
+      if (!failed) throw err;
+    }
+  }
+}
+
+export function print(...lines: string[]): void {
+  process.stdout.write(lines.map((l) => `${l}\n`).join(''));
+}
+
+/** Progress and hints that must not end up in a piped document (export to stdout, ids for scripts). */
+export function note(...lines: string[]): void {
+  process.stderr.write(lines.map((l) => `${l}\n`).join(''));
+}
