@@ -1,0 +1,75 @@
+/** Shapes exchanged between the runner (bench/run.ts) and a workload child (bench/child.ts). */
+
+export interface BenchConfig {
+  quick: boolean;
+  /** Repository root (cwd of every child, so `--import tsx` resolves). */
+  root: string;
+  /** PostgreSQL URL for the postgres workload. */
+  pgUrl: string;
+}
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: Array<Array<string | number>>;
+  /** Columns (by index) to left-align; the rest are right-aligned. Default: the first. */
+  leftAlign?: number[];
+}
+
+export interface Target {
+  workload: string;
+  /** What is compared, e.g. "append p50 @100k / @100 (process)". */
+  name: string;
+  /** The measured ratio (or value). */
+  measured: number;
+  /** The bound: measured <= limit passes (or >= when `atLeast`). */
+  limit: number;
+  atLeast?: boolean;
+  pass: boolean;
+  /** Figures behind the ratio, for the summary. */
+  detail: string;
+  /** How `measured` is shown: a ratio (default) or a plain count. */
+  unit?: 'ratio' | 'count';
+}
+
+export interface WorkloadResult {
+  name: string;
+  title: string;
+  elapsedMs: number;
+  tables: Table[];
+  targets: Target[];
+  notes: string[];
+  /** Correctness failures (lost/duplicate writes): the run exits non-zero. */
+  integrityErrors: string[];
+  /** Set when the workload could not run at all (e.g. PostgreSQL unavailable). */
+  skipped?: string;
+  /** Raw figures for bench/results/latest.json. */
+  data: Record<string, unknown>;
+}
+
+export interface WorkloadContext {
+  config: BenchConfig;
+  /** Progress line on stderr. */
+  log(message: string): void;
+  /** A fresh temp dir for this workload (removed by the child when the workload ends). */
+  tmpDir: string;
+}
+
+export interface Workload {
+  name: string;
+  title: string;
+  run(ctx: WorkloadContext, out: WorkloadResult): Promise<void>;
+}
+
+export function target(
+  workload: string,
+  name: string,
+  measured: number,
+  limit: number,
+  detail: string,
+  atLeast = false,
+  unit: 'ratio' | 'count' = 'ratio',
+): Target {
+  const pass = Number.isFinite(measured) && (atLeast ? measured >= limit : measured <= limit);
+  return { workload, name, measured, limit, pass, detail, ...(atLeast ? { atLeast } : {}), ...(unit === 'count' ? { unit } : {}) };
+}

@@ -1,0 +1,157 @@
+/**
+ * Append vs history length, and append vs the storage limit (a bare write loop), file driver, both
+ * durability modes. Every case is timed per call, in interleaved rounds (the case order rotates each
+ * round) so drift on a noisy machine hits all cases alike.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { buildSessions, fileSize, fileStore, gc, journalPath, logPath, message, sizeLabel, type Durability } from '../lib/fixtures.js';
+import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
+import { target, type Workload } from '../lib/types.js';
+
+const workload: Workload = {
+  name: 'append',
+  title: 'Append vs history length, and vs the storage limit',
+  async run(ctx, out) {
+    const { quick } = ctx.config;
+    const sizes = quick ? [100, 2_000, 10_000] : [100, 10_000, 100_000];
+    const modes: Array<{ mode: Durability; appends: number; rounds: number }> = [
+      { mode: 'process', appends: quick ? 100 : 300, rounds: 10 },
+      { mode: 'full', appends: quick ? 40 : 100, rounds: 5 },
+    ];
+    const dir = ctx.tmpDir;
+    const ids = sizes.map((n) => `h${n}`);
+    ctx.log(`building sessions of ${sizes.join(', ')} messages`);
+    const buildS = await buildSessions(dir, sizes.map((n, i) => ({ id: ids[i]!, count: n })), ctx.log);
+    out.notes.push(`setup: ${sizes.map(sizeLabel).join(' + ')} messages built with addMessages(1000) in ${buildS.toFixed(1)} s (durability 'process')`);
+
+    const rows: Array<Array<string | number>> = [];
+    const coldRows: Array<Array<string | number>> = [];
+    const data: Record<string, unknown> = {};
+    let seqNo = 1_000_000;
+
+    for (const { mode, appends, rounds } of modes) {
+      gc();
+      ctx.log(`durability '${mode}': ${appends} timed appends per case`);
+      const store = fileStore(dir, mode);
+      const barePath = path.join(dir, `bare-${mode}.jsonl`);
+      const fd = fs.openSync(barePath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+      try {
+        // First append on a fresh handle: includes folding the whole session once (cold cache).
+        for (const [i, id] of ids.entries()) {
+          const t0 = performance.now();
+          await store.addMessage(id, message(seqNo++));
+          coldRows.push([mode, sizeLabel(sizes[i]!), fmtMs(performance.now() - t0)]);
+        }
+        // Warm-up (JIT, page cache), then measure the bytes one append writes.
+        for (let w = 0; w < 10; w++) for (const id of ids) await store.addMessage(id, message(seqNo++));
+        const logBefore = fileSize(logPath(dir, ids[0]!));
+        const journalBefore = fileSize(journalPath(dir));
+        await store.addMessage(ids[0]!, message(seqNo++));
+        const eventLineBytes = fileSize(logPath(dir, ids[0]!)) - logBefore;
+        const indexLineBytes = fileSize(journalPath(dir)) - journalBefore;
+
+        // The bare loop writes one JSON line of exactly threadloom's event-line size.
+        const proto = { seq: 0, at: '', type: 'message.added', message: { id: randomUUID(), role: 'user', content: message(0).content as string } };
+        const probe = JSON.stringify({ ...proto, at: new Date().toISOString(), seq: 1_000_000 }) + '\n';
+        const pad = Math.max(0, eventLineBytes - Buffer.byteLength(probe));
+        proto.message.content += 'x'.repeat(pad);
+        let bareSeq = 1_000_000;
+        const bare = () => {
+          const line = JSON.stringify({ ...proto, seq: bareSeq++, at: new Date().toISOString() }) + '\n';
+          fs.writeSync(fd, Buffer.from(line, 'utf8'));
+          if (mode === 'full') fs.fsyncSync(fd);
+        };
+        for (let w = 0; w < 10; w++) bare();
+        const bareBefore = fileSize(barePath);
+        bare();
+        const bareLineBytes = fileSize(barePath) - bareBefore;
+
+        const cases = ['bare', ...ids];
+        const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
+        const perRound = Math.ceil(appends / rounds);
+        for (let r = 0; r < rounds; r++) {
+          for (const c of rotate(cases, r)) {
+            const arr = samples.get(c)!;
+            for (let k = 0; k < perRound && arr.length < appends; k++) {
+              if (c === 'bare') {
+                const t0 = performance.now();
+                bare();
+                arr.push(performance.now() - t0);
+              } else {
+                const m = message(seqNo++);
+                const t0 = performance.now();
+                await store.addMessage(c, m);
+                arr.push(performance.now() - t0);
+              }
+            }
+          }
+        }
+        const stats = new Map<string, Summary>([...samples].map(([c, s]) => [c, summarize(s)]));
+        const bareS = stats.get('bare')!;
+        const smallS = stats.get(ids[0]!)!;
+        const bigS = stats.get(ids[ids.length - 1]!)!;
+        rows.push([mode, `bare write${mode === 'full' ? '+fsync' : ''} (${bareLineBytes} B line)`, bareS.n, fmtMs(bareS.p50), fmtMs(bareS.p99), fmtMs(bareS.mean), '', '1.00×']);
+        for (const [i, id] of ids.entries()) {
+          const s = stats.get(id)!;
+          rows.push([
+            mode,
+            `addMessage @${sizeLabel(sizes[i]!)}`,
+            s.n,
+            fmtMs(s.p50),
+            fmtMs(s.p99),
+            fmtMs(s.mean),
+            fmtRatio(s.p50 / smallS.p50),
+            fmtRatio(s.p50 / bareS.p50),
+          ]);
+        }
+        const hist = bigS.p50 / smallS.p50;
+        out.targets.push(
+          target(
+            'append',
+            `append p50 @${sizeLabel(sizes[sizes.length - 1]!)} / @${sizeLabel(sizes[0]!)} ('${mode}')`,
+            hist,
+            1.5,
+            `${fmtMs(bigS.p50)} vs ${fmtMs(smallS.p50)} (p99 ${fmtMs(bigS.p99)} vs ${fmtMs(smallS.p99)})`,
+          ),
+        );
+        const vsBare = smallS.p50 / bareS.p50;
+        out.targets.push(
+          target(
+            'append',
+            `addMessage / bare ${mode === 'full' ? 'write+fsync' : 'write'} p50 ('${mode}')`,
+            vsBare,
+            mode === 'full' ? 1.5 : 3,
+            `${fmtMs(smallS.p50)} vs ${fmtMs(bareS.p50)}; threadloom writes ${eventLineBytes} B log + ${indexLineBytes} B index per append`,
+          ),
+        );
+        data[mode] = {
+          eventLineBytes,
+          indexLineBytes,
+          bareLineBytes,
+          cases: Object.fromEntries([...stats].map(([c, s]) => [c, s])),
+        };
+      } finally {
+        fs.closeSync(fd);
+        await store.close();
+      }
+    }
+    out.tables.push({
+      title: 'Per-append latency (interleaved rounds; ratios on p50)',
+      columns: ['durability', 'case', 'n', 'p50', 'p99', 'mean', 'vs @100', 'vs bare'],
+      rows,
+      leftAlign: [0, 1],
+    });
+    out.tables.push({
+      title: 'First append on a fresh store handle (folds the whole session once; informational)',
+      columns: ['durability', 'history', 'time'],
+      rows: coldRows,
+      leftAlign: [0, 1],
+    });
+    out.data = data;
+    void fmtBytes;
+  },
+};
+
+export default workload;

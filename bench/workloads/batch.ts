@@ -1,0 +1,74 @@
+/** Batch append: one addMessages of 100 messages vs 100 single addMessage calls, both durability modes. */
+import { buildSessions, fileStore, gc, message, messages, type Durability } from '../lib/fixtures.js';
+import { fmtMs, fmtRatio, rotate, summarize } from '../lib/stats.js';
+import type { Workload } from '../lib/types.js';
+
+const BATCH = 100;
+
+const workload: Workload = {
+  name: 'batch',
+  title: 'Batch append',
+  async run(ctx, out) {
+    const { quick } = ctx.config;
+    const modes: Array<{ mode: Durability; reps: number }> = [
+      { mode: 'process', reps: quick ? 8 : 20 },
+      { mode: 'full', reps: quick ? 3 : 6 },
+    ];
+    const dir = ctx.tmpDir;
+    const id = 'batch';
+    await buildSessions(dir, [{ id, count: 1000 }], ctx.log);
+    const rows: Array<Array<string | number>> = [];
+    const data: Record<string, unknown> = {};
+    let n = 10_000;
+    for (const { mode, reps } of modes) {
+      gc();
+      ctx.log(`durability '${mode}': ${reps} × (addMessages(${BATCH}) vs ${BATCH} × addMessage)`);
+      const store = fileStore(dir, mode);
+      try {
+        // Warm-up: cold fold, JIT.
+        await store.addMessages(id, messages(n, BATCH));
+        n += BATCH;
+        for (let i = 0; i < 20; i++) await store.addMessage(id, message(n++));
+        const batch: number[] = [];
+        const singles: number[] = [];
+        for (let r = 0; r < reps; r++) {
+          for (const c of rotate(['batch', 'singles'], r)) {
+            if (c === 'batch') {
+              const ms = messages(n, BATCH);
+              n += BATCH;
+              const t0 = performance.now();
+              await store.addMessages(id, ms);
+              batch.push(performance.now() - t0);
+            } else {
+              const ms = messages(n, BATCH);
+              n += BATCH;
+              const t0 = performance.now();
+              for (const m of ms) await store.addMessage(id, m);
+              singles.push(performance.now() - t0);
+            }
+          }
+        }
+        const b = summarize(batch);
+        const s = summarize(singles);
+        const speedup = s.p50 / b.p50;
+        rows.push(
+          [mode, `addMessages(${BATCH})`, b.n, fmtMs(b.p50), fmtMs(b.p99), fmtMs(b.p50 / BATCH), ''],
+          [mode, `${BATCH} × addMessage`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.p50 / BATCH), fmtRatio(speedup)],
+        );
+        data[mode] = { batch: b, singles: s, speedup };
+        out.notes.push(`'${mode}': addMessages(${BATCH}) is ${fmtRatio(speedup)} faster than ${BATCH} single appends (${fmtMs(b.p50)} vs ${fmtMs(s.p50)})`);
+      } finally {
+        await store.close();
+      }
+    }
+    out.tables.push({
+      title: `${BATCH} messages appended as one batch vs one by one (session of ~1 000 messages)`,
+      columns: ['durability', 'how', 'reps', 'p50 (100 msgs)', 'p99', 'per message', 'batch speedup'],
+      rows,
+      leftAlign: [0, 1],
+    });
+    out.data = data;
+  },
+};
+
+export default workload;
