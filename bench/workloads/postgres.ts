@@ -1,3 +1,236 @@
-import type { Workload } from '../lib/types.js';
-const workload: Workload = { name: 'postgres', title: 'PostgreSQL', async run(_ctx, out) { out.skipped = 'not yet'; } };
+/**
+ * PostgreSQL: append vs history length, append vs a bare single-row INSERT through the same `pg` pool,
+ * listing, and a fresh read after an append made by another store (another pool, its own cache).
+ * Runs in a fresh schema that is dropped afterwards; skipped (one line saying why) when PostgreSQL or
+ * the driver is not available.
+ */
+import { randomBytes } from 'node:crypto';
+import { openStore, type SessionStore } from '../../src/store.js';
+import { redactUrl } from '../../src/core/redact.js';
+import { message, messages, SETUP_BATCH, sizeLabel } from '../lib/fixtures.js';
+import { fmtMs, fmtRate, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
+import { target, type Workload, type WorkloadResult } from '../lib/types.js';
+import { sessionId } from './listing.js';
+
+type PgModule = typeof import('pg');
+type Pool = import('pg').Pool;
+
+const CREATE_BUDGET_S = 120;
+const CREATE_CONCURRENCY = 8;
+
+async function loadPg(): Promise<PgModule | string> {
+  try {
+    const m = (await import('pg')) as unknown as { default?: PgModule } & PgModule;
+    return m.default ?? m;
+  } catch (err) {
+    return `the 'pg' package cannot be loaded (${(err as Error).message})`;
+  }
+}
+
+function skip(out: WorkloadResult, why: string, log: (m: string) => void): void {
+  out.skipped = why;
+  log(`PostgreSQL skipped: ${why}`);
+}
+
+async function buildPg(store: SessionStore, id: string, count: number): Promise<void> {
+  await store.createSession({ id, title: `bench ${count}`, agentName: 'bench' });
+  for (let done = 0; done < count; done += SETUP_BATCH) {
+    await store.addMessages(id, messages(done, Math.min(SETUP_BATCH, count - done)));
+  }
+}
+
+const workload: Workload = {
+  name: 'postgres',
+  title: 'PostgreSQL',
+  async run(ctx, out) {
+    const { quick, pgUrl } = ctx.config;
+    const where = redactUrl(pgUrl);
+    const pg = await loadPg();
+    if (typeof pg === 'string') return skip(out, pg, ctx.log);
+    const schema = `tl_bench_${randomBytes(5).toString('hex')}`;
+    const mkPool = (): Pool => {
+      const p = new pg.Pool({ connectionString: pgUrl, max: 10, connectionTimeoutMillis: 5000, application_name: 'threadloom-bench' });
+      p.on('error', () => undefined);
+      return p;
+    };
+    const poolA = mkPool();
+    const poolB = mkPool();
+    const stores: SessionStore[] = [];
+    let reachable = false;
+    try {
+      try {
+        await poolA.query('SELECT 1');
+        reachable = true;
+      } catch (err) {
+        return skip(out, `PostgreSQL not reachable at ${where}: ${(err as Error).message || (err as { code?: string }).code}`, ctx.log);
+      }
+      const settings = await poolA.query(`SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fs`);
+      const st = settings.rows[0] as { v: string; sc: string; fs: string };
+      out.notes.push(`PostgreSQL ${st.v} at ${where}, schema ${schema} (dropped afterwards); synchronous_commit=${st.sc}, fsync=${st.fs}`);
+      // Store A and the bare INSERT share pool A (the same pg client); store B has its own pool and cache.
+      const a = openStore({ pg: poolA as never, schema });
+      const b = openStore({ pg: poolB as never, schema });
+      stores.push(a, b);
+      try {
+        await a.createSession({ id: 'probe' });
+      } catch (err) {
+        return skip(out, `openStore({url: ${where}, schema}) does not work: ${(err as Error).message}`, ctx.log);
+      }
+      await poolA.query(`CREATE TABLE "${schema}".bench_bare (id bigserial PRIMARY KEY, doc jsonb NOT NULL)`);
+
+      const rows: Array<Array<string | number>> = [];
+      const data: Record<string, unknown> = {};
+
+      // ---- append vs history, and vs a bare INSERT
+      const sizes = quick ? [100, 2_000, 10_000] : [100, 10_000, 100_000];
+      const ids = sizes.map((n) => `h${n}`);
+      let t0 = performance.now();
+      for (const [i, id] of ids.entries()) await buildPg(a, id, sizes[i]!);
+      out.notes.push(`setup: ${sizes.map(sizeLabel).join(' + ')} messages with addMessages(1000) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const appends = quick ? 60 : 200;
+      const rounds = 10;
+      ctx.log(`append: ${appends} timed appends per case`);
+      let n = 1_000_000;
+      const protoDoc = { seq: 0, at: '', type: 'message.added', message: { id: '', role: 'user', content: message(0).content } };
+      let bareSeq = 0;
+      const bare = async () => {
+        const doc = JSON.stringify({ ...protoDoc, seq: ++bareSeq, at: new Date().toISOString(), message: { ...protoDoc.message, id: randomBytes(16).toString('hex') } });
+        await poolA.query(`INSERT INTO "${schema}".bench_bare (doc) VALUES ($1::jsonb)`, [doc]);
+      };
+      for (let w = 0; w < 10; w++) {
+        await bare();
+        for (const id of ids) await a.addMessage(id, message(n++));
+      }
+      const cases = ['bare', ...ids];
+      const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const c of rotate(cases, r)) {
+          for (let k = 0; k < appends / rounds; k++) {
+            const m = message(n++);
+            const t = performance.now();
+            if (c === 'bare') await bare();
+            else await a.addMessage(c, m);
+            samples.get(c)!.push(performance.now() - t);
+          }
+        }
+      }
+      const stats = new Map<string, Summary>([...samples].map(([c, s]) => [c, summarize(s)]));
+      const bareS = stats.get('bare')!;
+      const smallS = stats.get(ids[0]!)!;
+      const bigS = stats.get(ids[ids.length - 1]!)!;
+      rows.push(['append', 'bare INSERT … jsonb (autocommit, same pool)', bareS.n, fmtMs(bareS.p50), fmtMs(bareS.p99), '1.00×']);
+      for (const [i, id] of ids.entries()) {
+        const s = stats.get(id)!;
+        rows.push(['append', `addMessage @${sizeLabel(sizes[i]!)}`, s.n, fmtMs(s.p50), fmtMs(s.p99), `${fmtRatio(s.p50 / bareS.p50)} bare, ${fmtRatio(s.p50 / smallS.p50)} @100`]);
+      }
+      out.targets.push(
+        target('postgres', `append p50 @${sizeLabel(sizes[sizes.length - 1]!)} / @${sizeLabel(sizes[0]!)}`, bigS.p50 / smallS.p50, 1.5, `${fmtMs(bigS.p50)} vs ${fmtMs(smallS.p50)} (p99 ${fmtMs(bigS.p99)} vs ${fmtMs(smallS.p99)})`),
+        target('postgres', 'addMessage / bare INSERT p50', smallS.p50 / bareS.p50, 2, `${fmtMs(smallS.p50)} vs ${fmtMs(bareS.p50)}`),
+      );
+      data.append = Object.fromEntries(stats);
+
+      // ---- fresh read after one external append (B writes, A reads)
+      const freshIds = [ids[0]!, ids[ids.length - 1]!];
+      const freshN = quick ? 15 : 40;
+      ctx.log(`fresh read after one external append × ${freshN}`);
+      for (const id of freshIds) {
+        await a.getMessages(id, { limit: 50 });
+        await b.getSessionInfo(id);
+      }
+      const fresh: number[][] = [[], []];
+      for (let r = 0; r < freshN + 3; r++) {
+        for (const i of rotate([0, 1], r)) {
+          const written = await b.addMessage(freshIds[i]!, message(n++));
+          const t = performance.now();
+          const page = await a.getMessages(freshIds[i]!, { limit: 50 });
+          if (r >= 3) fresh[i]!.push(performance.now() - t);
+          if (page[page.length - 1]?.id !== written.id) throw new Error('fresh read did not see the external append');
+        }
+      }
+      const freshS = fresh.map((f) => summarize(f));
+      freshS.forEach((s, i) => rows.push(['fresh read', `getMessages({limit: 50}) after 1 external append @${sizeLabel(i === 0 ? sizes[0]! : sizes[sizes.length - 1]!)}`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtRatio(s.p50 / freshS[0]!.p50)]));
+      out.targets.push(
+        target('postgres', `fresh read after external append p50 @${sizeLabel(sizes[sizes.length - 1]!)} / @${sizeLabel(sizes[0]!)}`, freshS[1]!.p50 / freshS[0]!.p50, 2, `${fmtMs(freshS[1]!.p50)} vs ${fmtMs(freshS[0]!.p50)}`),
+      );
+      data.freshRead = freshS;
+
+      // ---- listing
+      const levels = quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+      let created = 0;
+      let createMs = 0;
+      const warmAt: Summary[] = [];
+      const coldAt: Summary[] = [];
+      const existing = 1 + ids.length; // probe + the append sessions
+      for (const wanted of levels) {
+        let level = wanted - existing;
+        if (created > 0) {
+          const rate = created / (createMs / 1000);
+          const fits = Math.floor(((CREATE_BUDGET_S - createMs / 1000) * rate + created) / 1000) * 1000;
+          if (fits < level) {
+            out.notes.push(`creating ${wanted} PostgreSQL sessions would take ~${((level - created) / rate + createMs / 1000).toFixed(0)} s at ${fmtRate(rate)}: capped at ${Math.max(created, fits) + existing} (budget ${CREATE_BUDGET_S} s)`);
+            level = Math.max(created, fits);
+          }
+        }
+        ctx.log(`listing: creating sessions → ${level + existing} (${CREATE_CONCURRENCY} concurrent createSession calls)`);
+        t0 = performance.now();
+        let next = created;
+        const worker = async () => {
+          for (let i = next++; i < level; i = next++) {
+            await a.createSession({ id: sessionId(i), title: `session ${i}`, agentName: 'bench' });
+          }
+        };
+        await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
+        created = level;
+        createMs += performance.now() - t0;
+        const total = level + existing;
+        for (let w = 0; w < 10; w++) await a.listSessions({ limit: 50 });
+        const warm: number[] = [];
+        for (let k = 0; k < (quick ? 50 : 200); k++) {
+          const t = performance.now();
+          const page = await a.listSessions({ limit: 50 });
+          warm.push(performance.now() - t);
+          if (page.sessions.length !== 50) throw new Error(`listing returned ${page.sessions.length} sessions`);
+        }
+        const cold: number[] = [];
+        for (let r = 0; r < 3; r++) {
+          const c = openStore({ url: pgUrl, schema });
+          const t = performance.now();
+          await c.listSessions({ limit: 50 });
+          cold.push(performance.now() - t);
+          await c.close();
+        }
+        const ws = summarize(warm);
+        const cs = summarize(cold);
+        warmAt.push(ws);
+        coldAt.push(cs);
+        rows.push(
+          ['listing', `warm listSessions({limit: 50}) over ${sizeLabel(total)} sessions`, ws.n, fmtMs(ws.p50), fmtMs(ws.p99), fmtRatio(ws.p50 / warmAt[0]!.p50)],
+          ['listing', `cold handle (new pool), first call over ${sizeLabel(total)}`, cs.n, fmtMs(cs.p50), fmtMs(cs.p99), fmtRatio(cs.p50 / coldAt[0]!.p50)],
+        );
+        (data.listing ??= {} as Record<string, unknown>);
+        (data.listing as Record<string, unknown>)[String(total)] = { warm: ws, cold: cs };
+      }
+      const lastTotal = created + existing;
+      out.notes.push(`created ${created} sessions in ${(createMs / 1000).toFixed(1)} s (${fmtRate(created / (createMs / 1000))} with ${CREATE_CONCURRENCY} concurrent calls)`);
+      out.targets.push(
+        target('postgres', `warm listSessions p50 @${sizeLabel(lastTotal)} / @${sizeLabel(levels[0]!)} sessions`, warmAt[warmAt.length - 1]!.p50 / warmAt[0]!.p50, 3, `${fmtMs(warmAt[warmAt.length - 1]!.p50)} vs ${fmtMs(warmAt[0]!.p50)}; cold first call ${fmtMs(coldAt[coldAt.length - 1]!.p50)} vs ${fmtMs(coldAt[0]!.p50)}`),
+      );
+      out.tables.push({
+        title: 'PostgreSQL driver (ratios on p50)',
+        columns: ['workload', 'operation', 'n', 'p50', 'p99', 'ratio'],
+        rows,
+        leftAlign: [0, 1],
+      });
+      out.data = data;
+    } finally {
+      for (const s of stores) await s.close().catch(() => undefined);
+      if (reachable) {
+        await poolA.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => ctx.log(`could not drop schema ${schema}: ${err.message}`));
+      }
+      await poolA.end().catch(() => undefined);
+      await poolB.end().catch(() => undefined);
+    }
+  },
+};
+
 export default workload;
