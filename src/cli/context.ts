@@ -1,7 +1,13 @@
 /** What every command shares: the global options, opening and always closing the store, output. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultDataDir, openStore, type SessionStore, type StoreOptions } from '../store.js';
+import type { SessionStore, StoreOptions } from '../store.js';
+
+/**
+ * The store (and zod behind it) is loaded on first use, not at startup: `--help`, `--version` and
+ * usage errors then answer without paying for it.
+ */
+const loadStore = () => import('../store.js');
 
 export interface GlobalOptions {
   dir?: string;
@@ -13,8 +19,8 @@ export function globalOptions(command: Command): GlobalOptions {
 }
 
 /** The directory the store will use, absolute, for messages that tell the user where files are. */
-export function dataDir(command: Command): string {
-  return resolve(globalOptions(command).dir ?? defaultDataDir());
+export async function dataDir(command: Command): Promise<string> {
+  return resolve(globalOptions(command).dir ?? (await loadStore()).defaultDataDir());
 }
 
 /**
@@ -24,6 +30,7 @@ export function dataDir(command: Command): string {
  */
 export async function withStore<T>(command: Command, fn: (store: SessionStore) => Promise<T>, extra: StoreOptions = {}): Promise<T> {
   const g = globalOptions(command);
+  const { openStore } = await loadStore();
   const store = openStore({
     ...(g.dir !== undefined ? { dir: resolve(g.dir) } : {}),
     ...(g.durability !== undefined ? { durability: g.durability } : {}),

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { positiveInt } from '../args.js';
 import { print, withStore } from '../context.js';
-import { json, messageLines, sessionHeaderLines, sessionRows, treeLines } from '../format.js';
+import { json, messageLines, oneLine, sessionHeaderLines, sessionRows, treeLines } from '../format.js';
 import type { Message, Session } from '../../core/model.js';
 
 export function registerBrowse(program: Command): void {
@@ -17,19 +17,21 @@ export function registerBrowse(program: Command): void {
     .option('--roots', 'only sessions without a parent')
     .option('--json', 'print the page as JSON')
     .action(async (opts: ListOpts, cmd: Command) => {
+      // The store reads an undefined option as "not given", so options pass straight through.
       const page = await withStore(cmd, (store) =>
         store.listSessions({
-          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-          ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
-          ...(opts.parent !== undefined ? { parentId: opts.parent } : {}),
-          ...(opts.agent !== undefined ? { agentName: opts.agent } : {}),
-          ...(opts.user !== undefined ? { userId: opts.user } : {}),
-          ...(opts.roots ? { rootsOnly: true } : {}),
+          limit: opts.limit,
+          cursor: opts.cursor,
+          parentId: opts.parent,
+          agentName: opts.agent,
+          userId: opts.user,
+          rootsOnly: opts.roots === true,
         }),
       );
       if (opts.json) return print(json(page));
       print(...sessionRows(page.sessions));
-      if (page.nextCursor !== null) print('', `more: threadloom list --cursor ${page.nextCursor}`);
+      // A cursor is only valid with the filters that produced it, so the hint repeats them.
+      if (page.nextCursor !== null) print('', `more: threadloom list ${nextPageArgs(opts, page.nextCursor)}`);
     });
 
   program
@@ -56,6 +58,22 @@ export function registerBrowse(program: Command): void {
       const tree = await withStore(cmd, (store) => store.getSessionTree(id));
       print(...(opts.json ? [json(tree)] : treeLines(tree)));
     });
+}
+
+function nextPageArgs(opts: ListOpts, cursor: string): string {
+  const args: string[] = [];
+  if (opts.limit !== undefined) args.push('--limit', String(opts.limit));
+  if (opts.parent !== undefined) args.push('--parent', opts.parent);
+  if (opts.agent !== undefined) args.push('--agent', shellQuote(opts.agent));
+  if (opts.user !== undefined) args.push('--user', shellQuote(opts.user));
+  if (opts.roots) args.push('--roots');
+  args.push('--cursor', cursor);
+  return args.join(' ');
+}
+
+/** Agent and user names are free text; quoted so the hint can be pasted into a shell as is. */
+function shellQuote(text: string): string {
+  return /^[A-Za-z0-9._:@/-]+$/.test(text) ? text : `'${oneLine(text).replace(/'/g, `'\\''`)}'`;
 }
 
 interface ListOpts {

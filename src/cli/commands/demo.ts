@@ -15,7 +15,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('record a short example agent conversation (with a fork, a snapshot, a revert) and show where it is stored')
     .action(async (_opts: object, cmd: Command) => {
-      const dir = dataDir(cmd);
+      const dir = await dataDir(cmd);
       await withStore(cmd, (store) => runDemo(store, dir));
     });
 }
@@ -74,7 +74,7 @@ async function runDemo(store: SessionStore, dir: string): Promise<void> {
     bold('Where it is stored'),
     `  data directory: ${dir}`,
     ...[id, fork.id].map((sid) => `  ${sid}: ${join(dir, 'sessions', `${sid}.jsonl`)}`),
-    '  Each session is an append-only log: one JSON event per line, nothing is ever rewritten.',
+    '  Each session is an append-only log: every change is one more JSON event line (open one and see).',
     '',
     bold('Try next'),
     `  npx threadloom show ${id}`,

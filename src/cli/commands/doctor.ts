@@ -27,8 +27,9 @@ export function registerDoctor(program: Command): void {
       const reports: CorruptionReport[] = [];
       const checks = await withStore(cmd, (store) => checkAll(store), { onCorruption: (r) => reports.push(r) });
       const result = summarise(checks, reports);
-      if (opts.json) print(json({ dir: dataDir(cmd), ...result }));
-      else print(...humanReport(dataDir(cmd), result));
+      const dir = await dataDir(cmd);
+      if (opts.json) print(json({ dir, ...result }));
+      else print(...humanReport(dir, result));
       // Repaired is healthy; only damage that needed quarantine (or could not be handled) fails.
       if (!result.ok) process.exitCode = EXIT.failure;
     });
@@ -52,7 +53,10 @@ async function checkOne(store: SessionStore, id: string): Promise<SessionCheck> 
     // onCorruption). An empty metadata patch is such a write that appends nothing.
     await store.updateMetadata(id, {});
     // Rewrites the index entry from the log under the session's lock: repairs a lost index write.
-    await store.reindex(id);
+    // Stale means another process appended meanwhile, and its append rewrote the entry anyway.
+    await store.reindex(id).catch((err: unknown) => {
+      if (threadloomCode(err) !== 'STALE_SESSION') throw err;
+    });
   } catch (err) {
     const code = threadloomCode(err);
     const message = err instanceof Error ? err.message : String(err);
@@ -139,6 +143,13 @@ function humanReport(dir: string, r: DoctorResult): string[] {
     lines.push('', bold(status === 'corrupt' || status === 'error' ? `${status} (left in place)` : status));
     for (const c of list) for (const n of c.notes) lines.push(`  ${c.id}: ${oneLine(n)}`);
   }
-  lines.push('', r.ok ? 'store is healthy' : 'store had damage: see above (quarantined bytes are kept for inspection, never deleted)');
+  lines.push(
+    '',
+    !r.ok
+      ? 'store had damage: see above (quarantined bytes are kept for inspection, never deleted)'
+      : r.repaired > 0
+        ? 'store is healthy (after the repairs above)'
+        : 'store is healthy',
+  );
   return lines;
 }

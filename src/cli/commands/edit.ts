@@ -19,12 +19,12 @@ export function registerEdit(program: Command): void {
     .action(async (opts: CreateOpts, cmd: Command) => {
       const info = await withStore(cmd, (store) =>
         store.createSession({
-          ...(opts.id !== undefined ? { id: opts.id } : {}),
-          ...(opts.title !== undefined ? { title: opts.title } : {}),
-          ...(opts.parent !== undefined ? { parentId: opts.parent } : {}),
-          ...(opts.agent !== undefined ? { agentName: opts.agent } : {}),
-          ...(opts.user !== undefined ? { userId: opts.user } : {}),
-          ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}),
+          id: opts.id,
+          title: opts.title,
+          parentId: opts.parent,
+          agentName: opts.agent,
+          userId: opts.user,
+          metadata: opts.metadata,
         }),
       );
       print(info.id);
@@ -43,13 +43,7 @@ export function registerEdit(program: Command): void {
       // Reading stdin lets scripts pass content of any size and with any characters, no quoting.
       const content = opts.content === '-' ? readFileSync(0, 'utf8') : opts.content;
       const message = await withStore(cmd, (store) =>
-        store.addMessage(id, {
-          role: opts.role,
-          content,
-          ...(opts.toolCallId !== undefined ? { toolCallId: opts.toolCallId } : {}),
-          ...(opts.name !== undefined ? { name: opts.name } : {}),
-          ...(opts.messageId !== undefined ? { id: opts.messageId } : {}),
-        }),
+        store.addMessage(id, { role: opts.role, content, toolCallId: opts.toolCallId, name: opts.name, id: opts.messageId }),
       );
       print(message.id);
     });

@@ -10,17 +10,17 @@ export function registerHistory(program: Command): void {
     .command('fork')
     .description('fork a session (by reference: no history is copied) and print the new id')
     .argument('<id>', 'session to fork')
-    .option('--at <messageId|index>', 'last message to include: a visible index (see show) or a message id; default: the last one')
+    .option('--at <messageId|index>', 'last message to include: an index as shown by show (all digits) or a message id; default: the last one')
     .option('--title <title>', 'title of the fork (default: "Fork of …")')
     .option('--id <newId>', 'id of the fork (default: a new UUIDv7)')
     .action(async (id: string, opts: { at?: string; title?: string; id?: string }, cmd: Command) => {
       const at = opts.at === undefined ? undefined : indexOrId(opts.at);
       const info = await withStore(cmd, (store) =>
         store.forkSession(id, {
-          ...(typeof at === 'number' ? { atIndex: at } : {}),
-          ...(typeof at === 'string' ? { atMessageId: at } : {}),
-          ...(opts.title !== undefined ? { title: opts.title } : {}),
-          ...(opts.id !== undefined ? { id: opts.id } : {}),
+          atIndex: typeof at === 'number' ? at : undefined,
+          atMessageId: typeof at === 'string' ? at : undefined,
+          title: opts.title,
+          id: opts.id,
         }),
       );
       print(info.id);
@@ -32,7 +32,7 @@ export function registerHistory(program: Command): void {
     .argument('<id>', 'session id')
     .option('--label <label>', 'a label for the snapshot')
     .action(async (id: string, opts: { label?: string }, cmd: Command) => {
-      const snap = await withStore(cmd, (store) => store.createSnapshot(id, opts.label !== undefined ? { label: opts.label } : {}));
+      const snap = await withStore(cmd, (store) => store.createSnapshot(id, { label: opts.label }));
       print(snap.id);
     });
 
@@ -49,7 +49,7 @@ export function registerHistory(program: Command): void {
   program
     .command('revert')
     .description('hide the messages after a snapshot or message (undo with unrevert until the next message is added)')
-    .requiredOption('--to <snapshotId|messageId|index>', 'a snapshot id of this session, a message id, or a visible index')
+    .requiredOption('--to <snapshotId|messageId|index>', 'a snapshot id of this session, a message id, or an index as shown by show (all digits)')
     .argument('<id>', 'session id')
     .action(async (id: string, opts: { to: string }, cmd: Command) => {
       await withStore(cmd, async (store) => {

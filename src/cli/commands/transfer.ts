@@ -41,7 +41,7 @@ export function registerTransfer(program: Command): void {
         await withStore(cmd, (store) => importFolder(store, target));
         return;
       }
-      const info = await withStore(cmd, async (store) => store.importSession(await readJson(target), opts.id !== undefined ? { id: opts.id } : {}));
+      const info = await withStore(cmd, async (store) => store.importSession(await readJson(target), { id: opts.id }));
       print(`imported ${basename(target)} as ${info.id} (${plural(info.messageCount, 'message')})`);
     });
 }
@@ -69,8 +69,12 @@ async function importFolder(store: SessionStore, folder: string): Promise<void> 
         rows.push(['skipped', name, `exists, skipped (${(err as Error).message})`]);
         continue;
       }
-      // Storage failures are about the store, not the file: stop rather than fail every remaining file.
-      if (threadloomCode(err) === 'STORAGE_ERROR') throw err;
+      // Storage failures are about the store, not the file: stop rather than fail every remaining
+      // file, after saying what was already imported.
+      if (threadloomCode(err) === 'STORAGE_ERROR') {
+        if (rows.length > 0) print(...table(['RESULT', 'FILE', 'DETAIL'], rows), '');
+        throw err;
+      }
       failed++;
       rows.push(['failed', name, err instanceof Error ? err.message : String(err)]);
     }
