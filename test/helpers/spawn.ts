@@ -39,7 +39,8 @@ export function startWorker(recipe: StoreRecipe, job: object, options: { waitFor
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stderr })),
   );
-  return { child, acks, done, go: () => child.stdin!.write('go\n') };
+  // end(), not write(): a worker whose stdin stays open (and read) never exits after its job.
+  return { child, acks, done, go: () => child.stdin!.end('go\n') };
 }
 
 /** Starts all workers, waits until each is ready, releases them together, and waits for all to finish. */
