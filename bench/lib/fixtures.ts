@@ -87,3 +87,9 @@ export function journalPath(dir: string): string {
 export function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
+
+/** A full collection, then a pause so V8's concurrent sweeping is done before the next timed call. */
+export async function settle(ms = 30): Promise<void> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}

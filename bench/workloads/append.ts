@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { buildSessions, fileSize, fileStore, gc, journalPath, logPath, message, sizeLabel, type Durability } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
 import { target, type Workload } from '../lib/types.js';
+import { openStore } from '../../src/store.js';
+import { createNullDriver } from '../lib/null-driver.js';
 
 const workload: Workload = {
   name: 'append',
@@ -17,8 +19,8 @@ const workload: Workload = {
     const { quick } = ctx.config;
     const sizes = quick ? [100, 2_000, 10_000] : [100, 10_000, 100_000];
     const modes: Array<{ mode: Durability; appends: number; rounds: number }> = [
-      { mode: 'process', appends: quick ? 100 : 300, rounds: 10 },
-      { mode: 'full', appends: quick ? 40 : 100, rounds: 5 },
+      { mode: 'process', appends: quick ? 100 : 1000, rounds: quick ? 10 : 20 },
+      { mode: 'full', appends: quick ? 40 : 300, rounds: quick ? 5 : 10 },
     ];
     const dir = ctx.tmpDir;
     const ids = sizes.map((n) => `h${n}`);
@@ -68,7 +70,47 @@ const workload: Workload = {
         bare();
         const bareLineBytes = fileSize(barePath) - bareBefore;
 
-        const cases = ['bare', ...ids];
+        // Diagnostics (not targets): the file driver's syscall sequence without its JavaScript, to split
+        // threadloom's cost into "storage protocol" and "everything else".
+        // reopen: open(O_APPEND) + fstat + write (+ fsync) + close per append, as writeBatch does.
+        const reopenPath = path.join(dir, `reopen-${mode}.jsonl`);
+        fs.closeSync(fs.openSync(reopenPath, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600));
+        const reopen = (line: Buffer) => {
+          const f = fs.openSync(reopenPath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
+          fs.fstatSync(f);
+          fs.writeSync(f, line);
+          if (mode === 'full') fs.fsyncSync(f);
+          fs.closeSync(f);
+        };
+        // locked: the same inside an O_EXCL lock file (create + write + close … open + read + close + unlink),
+        // plus the index journal line on a kept-open descriptor, as acquireLock/releaseLock/appendSummary do.
+        const lockPath = path.join(dir, `diag-${mode}.lock`);
+        const journalFd = fs.openSync(path.join(dir, `diag-journal-${mode}.jsonl`), fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+        const indexLine = Buffer.from('x'.repeat(Math.max(1, indexLineBytes - 1)) + '\n');
+        const locked = (line: Buffer) => {
+          const lf = fs.openSync(lockPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+          fs.writeSync(lf, Buffer.from(JSON.stringify({ pid: process.pid, host: 'h', token: 'abcdefabcdefabcdefabcdef', at: new Date().toISOString() })));
+          fs.closeSync(lf);
+          reopen(line);
+          fs.writeSync(journalFd, indexLine);
+          const rf = fs.openSync(lockPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+          fs.fstatSync(rf);
+          fs.readSync(rf, Buffer.alloc(256), 0, 256, 0);
+          fs.closeSync(rf);
+          fs.unlinkSync(lockPath);
+        };
+        const diagLine = () => Buffer.from(JSON.stringify({ ...proto, seq: bareSeq++, at: new Date().toISOString() }) + '\n', 'utf8');
+        for (let w = 0; w < 10; w++) {
+          reopen(diagLine());
+          locked(diagLine());
+        }
+
+        // core: the store alone, through a driver that stores nothing (validation, ids, fold, summary).
+        const core = openStore({ driver: createNullDriver() });
+        await core.createSession({ id: 'core' });
+        for (let w = 0; w < 50; w++) await core.addMessage('core', message(seqNo++));
+
+        const cases = ['bare', 'reopen', 'locked', 'core', ...ids];
         const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
         const perRound = Math.ceil(appends / rounds);
         for (let r = 0; r < rounds; r++) {
@@ -79,10 +121,16 @@ const workload: Workload = {
                 const t0 = performance.now();
                 bare();
                 arr.push(performance.now() - t0);
+              } else if (c === 'reopen' || c === 'locked') {
+                const t0 = performance.now();
+                const line = diagLine();
+                if (c === 'reopen') reopen(line);
+                else locked(line);
+                arr.push(performance.now() - t0);
               } else {
                 const m = message(seqNo++);
                 const t0 = performance.now();
-                await store.addMessage(c, m);
+                await (c === 'core' ? core : store).addMessage(c, m);
                 arr.push(performance.now() - t0);
               }
             }
@@ -92,7 +140,17 @@ const workload: Workload = {
         const bareS = stats.get('bare')!;
         const smallS = stats.get(ids[0]!)!;
         const bigS = stats.get(ids[ids.length - 1]!)!;
-        rows.push([mode, `bare write${mode === 'full' ? '+fsync' : ''} (${bareLineBytes} B line)`, bareS.n, fmtMs(bareS.p50), fmtMs(bareS.p99), fmtMs(bareS.mean), '', '1.00×']);
+        fs.closeSync(journalFd);
+        const fsync = mode === 'full' ? '+fsync' : '';
+        rows.push([mode, `bare write${fsync} (${bareLineBytes} B line)`, bareS.n, fmtMs(bareS.p50), fmtMs(bareS.p99), fmtMs(bareS.mean), '', '1.00×']);
+        for (const [c, label] of [
+          ['reopen', `diag: open+fstat+write${fsync}+close`],
+          ['locked', `diag: same + O_EXCL lock file + index line`],
+          ['core', 'diag: store core only (null driver)'],
+        ] as const) {
+          const s = stats.get(c)!;
+          rows.push([mode, label, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.mean), '', fmtRatio(s.p50 / bareS.p50)]);
+        }
         for (const [i, id] of ids.entries()) {
           const s = stats.get(id)!;
           rows.push([
@@ -125,6 +183,13 @@ const workload: Workload = {
             mode === 'full' ? 1.5 : 3,
             `${fmtMs(smallS.p50)} vs ${fmtMs(bareS.p50)}; threadloom writes ${eventLineBytes} B log + ${indexLineBytes} B index per append`,
           ),
+        );
+        const lockedS = stats.get('locked')!;
+        const coreS = stats.get('core')!;
+        const pct = (x: number) => `${((100 * x) / smallS.p50).toFixed(0)}%`;
+        out.notes.push(
+          `'${mode}': addMessage p50 ${fmtMs(smallS.p50)} = store core ${fmtMs(coreS.p50)} (${pct(coreS.p50)}) + the driver's syscall sequence (lock file, reopen, write${fsync}, index line) ${fmtMs(lockedS.p50)} (${pct(lockedS.p50)}) ` +
+            `+ the rest ${fmtMs(smallS.p50 - coreS.p50 - lockedS.p50)} (${pct(smallS.p50 - coreS.p50 - lockedS.p50)}: driver JS, stat/exists checks, awaits); bare write${fsync} ${fmtMs(bareS.p50)}`,
         );
         data[mode] = {
           eventLineBytes,

@@ -11,8 +11,8 @@ const workload: Workload = {
   async run(ctx, out) {
     const { quick } = ctx.config;
     const modes: Array<{ mode: Durability; reps: number }> = [
-      { mode: 'process', reps: quick ? 8 : 20 },
-      { mode: 'full', reps: quick ? 3 : 6 },
+      { mode: 'process', reps: quick ? 8 : 30 },
+      { mode: 'full', reps: quick ? 3 : 10 },
     ];
     const dir = ctx.tmpDir;
     const id = 'batch';

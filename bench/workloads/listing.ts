@@ -3,7 +3,7 @@
  * the first call of a cold handle. Sessions are created with durability 'process'; creation is timed
  * and capped so it stays within a budget.
  */
-import { fileStore, gc, sizeLabel } from '../lib/fixtures.js';
+import { fileStore, gc, settle, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, summarize, type Summary } from '../lib/stats.js';
 import { target, type Workload } from '../lib/types.js';
 
@@ -28,6 +28,7 @@ const workload: Workload = {
     const coldAt: Summary[] = [];
     let created = 0;
     let createMs = 0;
+    gc();
     const heapBefore = process.memoryUsage().heapUsed;
     try {
       for (const [li, wanted] of levels.entries()) {
@@ -71,11 +72,11 @@ const workload: Workload = {
           }
         }
         // Cold handle: the first call loads the whole index.
-        const coldReps = quick ? 2 : 3;
+        const coldReps = quick ? 2 : 5;
         const coldSamples: number[] = [];
         let coldIndexBytes = 0;
         for (let r = 0; r < coldReps; r++) {
-          gc();
+          await settle();
           const cold = fileStore(dir, 'process');
           t = performance.now();
           await cold.listSessions({ limit: 50 });
@@ -96,10 +97,11 @@ const workload: Workload = {
         );
         data[String(level)] = { warm: ws, secondPage: ps, cold: cs, catchUpMs, coldIndexBytes };
       }
+      gc();
       const heapAfter = process.memoryUsage().heapUsed;
       out.notes.push(
         `created ${fmtInt(created)} sessions in ${(createMs / 1000).toFixed(1)} s (${fmtRate(created / (createMs / 1000))}, one createSession each, durability 'process'); ` +
-          `the creating handle's heap grew by ${fmtBytes(heapAfter - heapBefore)} (its per-session cache is not bounded)`,
+          `after a full GC the creating handle's heap is ${fmtBytes(heapAfter - heapBefore)} larger (${fmtBytes((heapAfter - heapBefore) / created)} per session: its per-session cache is not bounded)`,
       );
       data.created = created;
       data.createSeconds = createMs / 1000;

@@ -16,6 +16,31 @@ type PgModule = typeof import('pg');
 type Pool = import('pg').Pool;
 
 const CREATE_BUDGET_S = 120;
+
+/** A pool wrapper that counts the statements sent through it (for "round trips per call"). */
+function countingPool(pool: Pool, counter: { n: number }) {
+  const wrapClient = <C extends object>(client: C): C =>
+    new Proxy(client, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'query') {
+          return (...args: unknown[]) => {
+            counter.n++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  return {
+    connect: async () => wrapClient(await pool.connect()),
+    query: (text: string, values?: unknown[]) => {
+      counter.n++;
+      return pool.query(text, values);
+    },
+    end: async () => undefined,
+  };
+}
 const CREATE_CONCURRENCY = 8;
 
 async function loadPg(): Promise<PgModule | string> {
@@ -87,7 +112,7 @@ const workload: Workload = {
       let t0 = performance.now();
       for (const [i, id] of ids.entries()) await buildPg(a, id, sizes[i]!);
       out.notes.push(`setup: ${sizes.map(sizeLabel).join(' + ')} messages with addMessages(1000) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      const appends = quick ? 60 : 200;
+      const appends = quick ? 60 : 300;
       const rounds = 10;
       ctx.log(`append: ${appends} timed appends per case`);
       let n = 1_000_000;
@@ -114,11 +139,41 @@ const workload: Workload = {
           }
         }
       }
+      // Round trips: a bare `SELECT 1`, and the statements one addMessage / one fresh read sends.
+      const rt: number[] = [];
+      for (let k = 0; k < 100; k++) {
+        const t = performance.now();
+        await poolA.query('SELECT 1');
+        rt.push(performance.now() - t);
+      }
+      const rtS = summarize(rt);
+      const counter = { n: 0 };
+      const counted = openStore({ pg: countingPool(poolA, counter) as never, schema });
+      stores.push(counted);
+      await counted.getMessages(ids[0]!, { limit: 50 });
+      await counted.addMessage(ids[0]!, message(n++));
+      counter.n = 0;
+      for (let k = 0; k < 20; k++) await counted.addMessage(ids[0]!, message(n++));
+      const perAppend = counter.n / 20;
+      await b.addMessage(ids[0]!, message(n++));
+      counter.n = 0;
+      await counted.getMessages(ids[0]!, { limit: 50 });
+      const perFreshRead = counter.n;
+      counter.n = 0;
+      await counted.getMessages(ids[0]!, { limit: 50 });
+      const perWarmRead = counter.n;
+      out.notes.push(
+        `round trips: one addMessage sends ${perAppend} statements (the bare INSERT 1); a read after another handle's append ${perFreshRead}, a read with nothing new ${perWarmRead}; ` +
+          `SELECT 1 round trip p50 ${fmtMs(rtS.p50)}`,
+      );
+      data.roundTrips = { selectOne: rtS, statementsPerAddMessage: perAppend, statementsPerFreshRead: perFreshRead, statementsPerWarmRead: perWarmRead };
+
       const stats = new Map<string, Summary>([...samples].map(([c, s]) => [c, summarize(s)]));
       const bareS = stats.get('bare')!;
       const smallS = stats.get(ids[0]!)!;
       const bigS = stats.get(ids[ids.length - 1]!)!;
       rows.push(['append', 'bare INSERT … jsonb (autocommit, same pool)', bareS.n, fmtMs(bareS.p50), fmtMs(bareS.p99), '1.00×']);
+      rows.push(['append', 'diag: SELECT 1 round trip (same pool)', rtS.n, fmtMs(rtS.p50), fmtMs(rtS.p99), fmtRatio(rtS.p50 / bareS.p50)]);
       for (const [i, id] of ids.entries()) {
         const s = stats.get(id)!;
         rows.push(['append', `addMessage @${sizeLabel(sizes[i]!)}`, s.n, fmtMs(s.p50), fmtMs(s.p99), `${fmtRatio(s.p50 / bareS.p50)} bare, ${fmtRatio(s.p50 / smallS.p50)} @100`]);
@@ -131,7 +186,7 @@ const workload: Workload = {
 
       // ---- fresh read after one external append (B writes, A reads)
       const freshIds = [ids[0]!, ids[ids.length - 1]!];
-      const freshN = quick ? 15 : 40;
+      const freshN = quick ? 15 : 100;
       ctx.log(`fresh read after one external append × ${freshN}`);
       for (const id of freshIds) {
         await a.getMessages(id, { limit: 50 });

@@ -4,7 +4,7 @@
  */
 import type { FileDriver } from '../../src/drivers/file.js';
 import type { SessionStore } from '../../src/store.js';
-import { buildSessions, fileStore, gc, message, sizeLabel } from '../lib/fixtures.js';
+import { buildSessions, fileStore, message, settle, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
 import { target, type Workload } from '../lib/types.js';
 
@@ -33,13 +33,13 @@ const workload: Workload = {
     };
 
     // 1. Cold open: a new handle, first getMessages({limit: 50}).
-    const coldReps = quick ? 3 : 5;
+    const coldReps = quick ? 3 : 7;
     ctx.log(`cold open × ${coldReps}`);
     const cold: number[][] = sizes.map(() => []);
     const coldBytes: number[] = sizes.map(() => 0);
     for (let r = 0; r < coldReps; r++) {
       for (const i of rotate([0, 1], r)) {
-        gc();
+        await settle();
         const store = fileStore(dir, 'process');
         const t0 = performance.now();
         const page = await store.getMessages(ids[i]!, { limit: 50 });
@@ -62,7 +62,7 @@ const workload: Workload = {
         await b.getSessionInfo(id);
       }
       // 2. Warm getChatHistory({maxMessages: 50}).
-      const warmN = quick ? 100 : 300;
+      const warmN = quick ? 100 : 500;
       ctx.log(`warm getChatHistory × ${warmN}`);
       for (let w = 0; w < 50; w++) for (const id of ids) await a.getChatHistory(id, { maxMessages: 50 });
       const hist: number[][] = sizes.map(() => []);
@@ -87,7 +87,7 @@ const workload: Workload = {
       data.warmGetMessages = warmPageS;
 
       // 3. Fresh read after ONE external append.
-      const freshN = quick ? 15 : 40;
+      const freshN = quick ? 15 : 100;
       ctx.log(`fresh read after one external append × ${freshN}`);
       const fresh: number[][] = sizes.map(() => []);
       const freshBytes: number[][] = sizes.map(() => []);

@@ -116,8 +116,8 @@ const workload: Workload = {
   async run(ctx, out) {
     const { quick, root } = ctx.config;
     const plans: Array<{ mode: Durability; count: number }> = [
-      { mode: 'process', count: quick ? 50 : 250 },
-      { mode: 'full', count: quick ? 20 : 60 },
+      { mode: 'process', count: quick ? 50 : 500 },
+      { mode: 'full', count: quick ? 20 : 150 },
     ];
     const rows: Array<Array<string | number>> = [];
     const data: Record<string, unknown> = {};
