@@ -671,8 +671,8 @@ class FileSessionDriver implements FileDriver {
         size = -1;
       }
       if (size === null) {
-        // No log: the entry is a ghost (its removal line was lost). Never list it; let the core drop it.
-        stale.add(id);
+        // A ghost: its log was removed or quarantined but the removal line was lost. Never list it.
+        await this.dropGhost(id);
         continue;
       }
       if (size !== entry.logSize) {
@@ -685,10 +685,7 @@ class FileSessionDriver implements FileDriver {
           sessions.push({ ...entry.summary });
           continue;
         }
-        if (h === null) {
-          stale.add(id);
-          continue;
-        }
+        if (h === null) continue; // the log holds no complete event (yet): nothing to list
         if (h !== entry.summary.headSeq) stale.add(id);
       }
       sessions.push({ ...entry.summary });
@@ -697,6 +694,17 @@ class FileSessionDriver implements FileDriver {
     const result: ListResult = { sessions, next: page.more && last ? cursorOf(last.summary) : null };
     if (stale.size > 0) result.staleIds = [...stale];
     return result;
+  }
+
+  /** Writes the lost removal line of an index entry whose log is gone (checked again under the lock). */
+  private async dropGhost(id: string): Promise<void> {
+    try {
+      await this.withLock(id, false, () => {
+        if (lstatOrNull(this.logPath(id)) === null) this.index.appendRemoved(id, true);
+      });
+    } catch {
+      // Best effort: the entry is skipped either way and retried on the next listing.
+    }
   }
 
   async findByShareTokenHash(tokenHash: string): Promise<string | null> {

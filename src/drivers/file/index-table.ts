@@ -5,6 +5,7 @@
  */
 import { isValidSessionId } from '../../core/ids.js';
 import type { ListCursor, ListQuery, SessionSummary } from '../driver.js';
+import { compareListOrder, matchesQuery } from '../listing.js';
 
 export interface IndexEntry {
   summary: SessionSummary;
@@ -16,20 +17,13 @@ export type IndexLine = { kind: 'put'; entry: IndexEntry } | { kind: 'remove'; i
 
 type Key = Pick<SessionSummary, 'updatedAt' | 'id'>;
 
-/** Negative when `a` is listed before `b`. Plain string comparison: ISO timestamps sort lexically. */
-export function compareListed(a: Key, b: Key): number {
-  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt ? -1 : 1;
-  if (a.id !== b.id) return a.id > b.id ? -1 : 1;
-  return 0;
-}
-
 /** First index whose key is not listed before `key` (or, with `strict`, is listed after it). */
 function bound(arr: readonly SessionSummary[], key: Key, strict: boolean): number {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const c = compareListed(arr[mid]!, key);
+    const c = compareListOrder(arr[mid]!, key);
     if (c < 0 || (strict && c === 0)) lo = mid + 1;
     else hi = mid;
   }
@@ -82,7 +76,7 @@ export interface Page {
 
 export class SummaryTable {
   private readonly byId = new Map<string, IndexEntry>();
-  /** Listed (not deleted) summaries in listing order; stale while `bulk` is set. */
+  /** Every summary (deleted ones too: `includeDeleted` lists them) in listing order; stale while `bulk` is set. */
   private order: SessionSummary[] = [];
   private readonly byParent = new Map<string, Set<string>>();
   private readonly byShare = new Map<string, string>();
@@ -108,8 +102,8 @@ export class SummaryTable {
   endBulk(): void {
     if (!this.bulk) return;
     const order: SessionSummary[] = [];
-    for (const e of this.byId.values()) if (listed(e.summary)) order.push(e.summary);
-    order.sort(compareListed);
+    for (const e of this.byId.values()) order.push(e.summary);
+    order.sort(compareListOrder);
     this.order = order;
     this.bulk = false;
   }
@@ -150,14 +144,11 @@ export class SummaryTable {
       const kids: SessionSummary[] = [];
       for (const id of this.byParent.get(q.parentId) ?? []) {
         const s = this.byId.get(id)?.summary;
-        if (s && listed(s)) kids.push(s);
+        if (s) kids.push(s);
       }
-      source = kids.sort(compareListed);
+      source = kids.sort(compareListOrder);
     }
-    const matches = (s: SessionSummary) =>
-      (q.agentName === undefined || s.agentName === q.agentName) &&
-      (q.userId === undefined || s.userId === q.userId) &&
-      (!q.rootsOnly || s.parentId === null);
+    const matches = (s: SessionSummary) => matchesQuery(s, q);
     const entries: IndexEntry[] = [];
     let i = q.after ? bound(source, q.after, true) : 0;
     for (; i < source.length && entries.length < q.limit; i++) {
@@ -181,7 +172,7 @@ export class SummaryTable {
       set.add(s.id);
     }
     if (typeof s.shareTokenHash === 'string') this.byShare.set(s.shareTokenHash, s.id);
-    if (!this.bulk && listed(s)) this.order.splice(bound(this.order, s, false), 0, s);
+    if (!this.bulk) this.order.splice(bound(this.order, s, false), 0, s);
   }
 
   private unlink(s: SessionSummary): void {
@@ -191,7 +182,7 @@ export class SummaryTable {
       if (set && set.size === 0) this.byParent.delete(s.parentId);
     }
     if (typeof s.shareTokenHash === 'string' && this.byShare.get(s.shareTokenHash) === s.id) this.byShare.delete(s.shareTokenHash);
-    if (!this.bulk && listed(s)) {
+    if (!this.bulk) {
       const i = bound(this.order, s, false);
       if (this.order[i] === s) this.order.splice(i, 1);
     }
