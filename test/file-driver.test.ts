@@ -939,6 +939,16 @@ describe('file driver: fault injection, symlinks, permissions', () => {
     await d.putSummary(summaryFor('s', 3));
     assert.equal((await d.list({ limit: 5, after: null })).staleIds, undefined);
     assert.equal((await other.list({ limit: 5, after: null })).staleIds, undefined);
+    // A create whose index line was lost: a new instance finds the log by name, reports it once.
+    faults.write = (file) => (file.endsWith('journal.jsonl') ? 'fail' : 'ok');
+    await d.append('c', 'create', createPlan('c'));
+    faults.write = null;
+    const third = open(dir);
+    assert.deepEqual((await third.list({ limit: 5, after: null })).staleIds, ['c']);
+    await third.putSummary(summaryFor('c', 1));
+    const page2 = await third.list({ limit: 5, after: null });
+    assert.equal(page2.staleIds, undefined);
+    assert.deepEqual(page2.sessions.map((x) => x.id).sort(), ['c', 's']);
   });
 
   it('never writes through a symlink: a log replaced by one fails with StorageError', async () => {

@@ -118,7 +118,7 @@ class SuspectedCorruption extends Error {
 }
 
 const MAX_CACHED_LOGS = 10_000;
-const MAX_CACHED_OFFSETS = 64;
+const MAX_CACHED_OFFSETS = 16;
 const O_RDWR_FLAGS = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW;
 
 class FileSessionDriver implements FileDriver {
@@ -141,6 +141,7 @@ class FileSessionDriver implements FileDriver {
   private readonly indexFailures = new Set<string>();
   private readonly index: FileIndex;
   private dirsReady = false;
+  private orphanScanDone = false;
 
   constructor(options: FileDriverOptions) {
     if (!options || typeof options.dir !== 'string' || options.dir.length === 0) {
@@ -282,10 +283,23 @@ class FileSessionDriver implements FileDriver {
       let start = 0;
       let expectedSeq: number | null = null;
       if (c && afterSeq > 0) {
-        const offset = c.validSize > 0 && afterSeq === c.headSeq ? c.validSize : c.offsets.get(afterSeq);
-        if (offset !== undefined) {
-          start = offset;
-          expectedSeq = afterSeq + 1;
+        // Resume from the nearest known position at or before afterSeq; earlier events are skipped.
+        let bestSeq = 0;
+        let bestOffset = 0;
+        if (c.validSize > 0 && c.headSeq <= afterSeq) {
+          bestSeq = c.headSeq;
+          bestOffset = c.validSize;
+        } else {
+          for (const [seq, offset] of c.offsets) {
+            if (seq <= afterSeq && seq > bestSeq) {
+              bestSeq = seq;
+              bestOffset = offset;
+            }
+          }
+        }
+        if (bestSeq > 0) {
+          start = bestOffset;
+          expectedSeq = bestSeq + 1;
         }
       }
       const out: StoredEvent[] = [];
@@ -662,6 +676,7 @@ class FileSessionDriver implements FileDriver {
     const page = this.index.table.page(query);
     const sessions: SessionSummary[] = [];
     const stale = new Set(this.indexFailures);
+    for (const id of this.unindexedLogs()) stale.add(id);
     for (const entry of page.entries) {
       const id = entry.summary.id;
       let size: number | null;
@@ -694,6 +709,28 @@ class FileSessionDriver implements FileDriver {
     const result: ListResult = { sessions, next: page.more && last ? cursorOf(last.summary) : null };
     if (stale.size > 0) result.staleIds = [...stale];
     return result;
+  }
+
+  /**
+   * Once per instance: logs the index has never heard of (a writer died between its log write and its
+   * index write on create). Only directory names are read. Each is reported once through staleIds.
+   */
+  private unindexedLogs(): string[] {
+    if (this.orphanScanDone) return [];
+    this.orphanScanDone = true;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.sessionsDir);
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.jsonl')) continue;
+      const id = name.slice(0, -'.jsonl'.length);
+      if (isValidSessionId(id) && this.index.table.get(id) === undefined) out.push(id);
+    }
+    return out;
   }
 
   /** Writes the lost removal line of an index entry whose log is gone (checked again under the lock). */

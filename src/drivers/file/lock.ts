@@ -226,6 +226,7 @@ export function releaseLock(lock: HeldLock, io: FileIO): void {
   try {
     io.unlinkSync(lock.path);
   } catch {
-    // Left behind, the file names our pid with a token we no longer hold: stale to everyone.
+    // Left behind, it names a token we no longer hold: stale at once to this process, to others once
+    // this process exits (pid check) or after staleMs.
   }
 }
