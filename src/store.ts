@@ -16,7 +16,7 @@ import {
   SnapshotNotFoundError,
   StaleSessionError,
 } from './core/errors.js';
-import { applyEvent, embeddedPrefix, foldEvents, type SessionState } from './core/fold.js';
+import { applyEvent, embeddedPrefix, findMessage, foldEvents, type SessionState } from './core/fold.js';
 import { assertSessionId, hashShareToken, isValidSessionId, newShareToken, uuidv7 } from './core/ids.js';
 import type {
   ChatMessage,
@@ -273,7 +273,7 @@ export class SessionStore {
         for (const [i, r] of records.entries()) {
           const path = field === 'message' ? 'message.id' : `${field}[${i}].id`;
           if (r.id !== undefined) {
-            const stored = current.byId.get(r.id);
+            const stored = findMessage(current, r.id);
             if (stored) {
               if (!sameRecord(stored, r)) throw new InvalidInputError(path, `${r.id} is already used by a different message`);
               order.push({ existing: stored, id: r.id });
@@ -292,7 +292,7 @@ export class SessionStore {
           order.push({ id: record.id });
         }
         resolved = [];
-        return { drafts, onApplied: (s) => (resolved = order.map((o) => o.existing ?? s.byId.get(o.id)!)) };
+        return { drafts, onApplied: (s) => (resolved = order.map((o) => o.existing ?? findMessage(s, o.id)!)) };
       },
       // A retried idempotent append must succeed even though the head moved past expectedSeq.
       { idempotentFirst: true },
@@ -338,7 +338,11 @@ export class SessionStore {
     if (o.atMessageId !== undefined) at = visibleIndexOf(parent, o.atMessageId);
     if (o.atIndex !== undefined) at = checkIndex(parent, o.atIndex, 'options.atIndex');
     const atMessage = at >= 0 ? parent.visible[at]! : null;
-    const forkedFrom = atMessage ? { messageId: atMessage.id, seq: atMessage.seq } : { messageId: null, seq: parent.headSeq };
+    // The fork reads the parent's log up to forkedFrom.seq: never before the parent's own first event,
+    // even when the fork point is a message the parent itself inherited.
+    const forkedFrom = atMessage
+      ? { messageId: atMessage.id, seq: Math.max(atMessage.seq, parent.firstSeq) }
+      : { messageId: null, seq: parent.headSeq };
     const prefix = parent.visible.slice(0, at + 1);
     this.rememberPrefix(id, forkedFrom.seq, prefix);
     const header = {
@@ -430,7 +434,7 @@ export class SessionStore {
       } else if (typeof messageIdOrIndex === 'string') {
         const base = s.revert ? s.revert.restore : s.visible;
         if (!base.some((m) => m.id === messageIdOrIndex)) {
-          throw new MessageNotFoundError(id, messageIdOrIndex, s.byId.has(messageIdOrIndex) ? 'is not visible' : 'not found');
+          throw new MessageNotFoundError(id, messageIdOrIndex, findMessage(s, messageIdOrIndex) ? 'is not visible' : 'not found');
         }
         target = messageIdOrIndex;
       } else {
@@ -633,33 +637,37 @@ export class SessionStore {
     return true;
   }
 
-  private async prefixFor(id: string, events: readonly StoredEvent[]): Promise<Message[]> {
+  /**
+   * A fork's inherited messages: embedded in its own log (an import, or copied in when the parent was
+   * deleted), else read from the parent's log. `rest` loads the remainder of a partially read log,
+   * needed only when the parent is gone and the copy sits after the part already read.
+   */
+  private async prefixFor(id: string, events: readonly StoredEvent[], rest?: () => Promise<StoredEvent[] | null>): Promise<Message[]> {
     const embedded = embeddedPrefix(events);
     if (embedded) return embedded;
     const created = events[0]!;
     if (created.type !== 'session.created' || !created.session.forkedFrom) return [];
-    const parentId = created.session.parentId;
-    if (parentId === null) {
-      throw new CorruptSessionError(id, 'fork without parent or embedded prefix', null);
+    const { parentId, forkedFrom } = created.session;
+    if (parentId !== null) {
+      const prefix = await this.forkPrefix(id, parentId, forkedFrom.seq, forkedFrom.messageId);
+      if (prefix) return prefix;
     }
-    return this.forkPrefix(id, parentId, created.session.forkedFrom.seq, created.session.forkedFrom.messageId);
+    const later = rest ? embeddedPrefix((await rest()) ?? []) : null;
+    if (later) return later;
+    throw new CorruptSessionError(id, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
   }
 
   /**
-   * The parent's visible messages up to the fork point, as of the fork's seq. Immutable once written, so
-   * cached by (parent, seq). The parent's whole log is read because a later `parent.detached` in it may
-   * hold its own prefix (its parent may be gone).
+   * The parent's visible messages up to the fork point, as of the fork's seq: immutable once written, so
+   * cached by (parent, seq). Reads the parent's log only up to that seq. Null when the parent log is gone.
    */
-  private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<Message[]> {
+  private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<Message[] | null> {
     const key = `${parentId}@${seq}`;
     const hit = this.prefixes.get(key);
     if (hit) return hit;
-    const events = await this.driver.readEvents(parentId, 0);
-    if (events === null || events.length === 0) {
-      throw new CorruptSessionError(childId, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
-    }
-    const upTo = events.filter((e) => e.seq <= seq);
-    const parent = foldEvents(upTo, await this.prefixFor(parentId, events));
+    const upTo = await this.driver.readEvents(parentId, 0, seq);
+    if (upTo === null || upTo.length === 0) return null;
+    const parent = foldEvents(upTo, await this.prefixFor(parentId, upTo, () => this.driver.readEvents(parentId, seq)));
     const at = messageId === null ? -1 : parent.visible.findIndex((m) => m.id === messageId);
     if (messageId !== null && at < 0) {
       throw new CorruptSessionError(childId, `fork point ${messageId} is not in parent ${JSON.stringify(parentId)} at seq ${seq}`, null);
@@ -813,7 +821,7 @@ function visibleIndexOf(state: SessionState, messageId: string): number {
   if (typeof messageId !== 'string') throw new InvalidInputError('messageId', 'must be a string');
   const at = state.visible.findIndex((m) => m.id === messageId);
   if (at < 0) {
-    throw new MessageNotFoundError(state.header.id, messageId, state.byId.has(messageId) ? 'is not visible' : 'not found');
+    throw new MessageNotFoundError(state.header.id, messageId, findMessage(state, messageId) ? 'is not visible' : 'not found');
   }
   return at;
 }

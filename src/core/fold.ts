@@ -31,7 +31,11 @@ export interface SessionState {
   headSeq: number;
   /** Every message of the history (fork prefix first), in seq order, whether visible or not. */
   all: Message[];
-  byId: Map<string, Message>;
+  /** Index of the messages this log appended. Inherited ones are indexed lazily (see findMessage). */
+  ownById: Map<string, Message>;
+  prefixById: Map<string, Message> | null;
+  /** Seq of the log's first event (a fork's log starts after its fork point). */
+  firstSeq: number;
   /** How many messages at the start of `all` were inherited from a fork's parent. */
   prefixLength: number;
   /** What readers see now. */
@@ -46,12 +50,15 @@ export interface SessionState {
 /**
  * Starts a state from the log's first event. `prefix` is the fork's inherited history when the created
  * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`).
+ * Its cost is two array copies: no per-message work, so forking stays cheap at any fork point.
  */
 export function initialState(created: StoredEvent, prefix: Message[]): SessionState {
   if (created.type !== 'session.created') {
     throw new Error(`a log must start with session.created, found ${created.type} at seq ${created.seq}`);
   }
-  const inherited = (created.prefix ?? prefix).map(deepFreeze);
+  const inherited = created.prefix ?? prefix;
+  // deepFreeze stops at the first frozen object, so an already-frozen prefix costs one check per message.
+  for (const m of inherited) deepFreeze(m);
   const state: SessionState = {
     header: { ...created.session, metadata: { ...created.session.metadata } },
     createdAt: created.at,
@@ -59,7 +66,9 @@ export function initialState(created: StoredEvent, prefix: Message[]): SessionSt
     headSeq: created.seq,
     all: inherited.slice(),
     prefixLength: inherited.length,
-    byId: new Map(inherited.map((m) => [m.id, m])),
+    ownById: new Map(),
+    prefixById: null,
+    firstSeq: created.seq,
     visible: inherited.slice(),
     revert: null,
     snapshots: [],
@@ -100,10 +109,12 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
     case 'session.created':
       break; // only valid as the first event, handled by initialState
     case 'message.added': {
-      if (state.byId.has(event.message.id)) break;
+      // A valid writer never reuses an id (the store checks, inherited ones included); a foreign
+      // duplicate is ignored rather than shown twice.
+      if (state.ownById.has(event.message.id)) break;
       const message = messageFromRecord(event.message, event.seq, event.at);
       state.all.push(message);
-      state.byId.set(message.id, message);
+      state.ownById.set(message.id, message);
       if (state.revert) state.revert = null; // a new message commits a pending revert
       state.visible.push(message);
       break;
@@ -175,6 +186,17 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
       state.deleted = true;
       break;
   }
+}
+
+/** Any message of the history by id, visible or not, inherited or own. */
+export function findMessage(state: SessionState, id: string): Message | undefined {
+  const own = state.ownById.get(id);
+  if (own || state.prefixLength === 0) return own;
+  if (!state.prefixById) {
+    state.prefixById = new Map();
+    for (let i = 0; i < state.prefixLength; i++) state.prefixById.set(state.all[i]!.id, state.all[i]!);
+  }
+  return state.prefixById.get(id);
 }
 
 export function foldEvents(events: readonly StoredEvent[], prefix: Message[]): SessionState {

@@ -463,6 +463,28 @@ export function testDriver(harness: DriverHarness): void {
         assert.deepEqual(a.children.map((c) => c.id), ['t-a1']);
       });
 
+      it('a fork of a fork at an inherited message reads from a fresh handle, also after the grandparent is gone', async () => {
+        await store.createSession({ id: 'ff-g' });
+        const gs = await addN('ff-g', 4, 'g');
+        await store.forkSession('ff-g', { id: 'ff-p' });
+        await store.addMessage('ff-p', { role: 'user', content: 'p-own' });
+        await store.forkSession('ff-p', { id: 'ff-c', atMessageId: gs[1]!.id });
+        await store.addMessage('ff-c', { role: 'user', content: 'c-own' });
+        const fresh = async () => {
+          const other = opened.reopen();
+          try {
+            return (await other.getMessages('ff-c')).map((m) => m.content);
+          } finally {
+            await other.close();
+          }
+        };
+        assert.deepEqual(await fresh(), ['g0', 'g1', 'c-own']);
+        await store.deleteSession('ff-g');
+        assert.deepEqual(await fresh(), ['g0', 'g1', 'c-own']);
+        await store.deleteSession('ff-p');
+        assert.deepEqual(await fresh(), ['g0', 'g1', 'c-own']);
+      });
+
       it('deleting a parent never loses a child\'s history', async () => {
         await store.createSession({ id: 'd-g', title: 'grand' });
         await addN('d-g', 4, 'g');
