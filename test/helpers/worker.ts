@@ -81,8 +81,17 @@ async function main(): Promise<void> {
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
 if (isMain) {
   // Wait for a "go" line on stdin when asked, so many workers start their writes at the same moment.
-  if (process.env.WORKER_WAIT_FOR_GO === '1') process.stdin.once('data', () => void main().catch(fail));
-  else void main().catch(fail);
+  if (process.env.WORKER_WAIT_FOR_GO === '1') {
+    process.stdin.once('data', () => {
+      process.stdin.pause(); // stdin must not keep this process alive once the job is done
+      void main().then(exit, fail);
+    });
+  } else void main().then(exit, fail);
+}
+
+// Explicit: a backend's idle timers must not keep a finished worker alive (stdout to a pipe is synchronous on Linux).
+function exit(): void {
+  process.exit(0);
 }
 
 function fail(err: unknown): void {
