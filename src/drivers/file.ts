@@ -631,17 +631,26 @@ class FileSessionDriver implements FileDriver {
     try {
       if (prev) await waitFor(prev, this.lockTimeoutMs, () => new LockTimeoutError(id, Date.now() - started));
       if (createDirs) this.ensureDirs();
-      const remaining = Math.max(0, this.lockTimeoutMs - (Date.now() - started));
       let lock;
-      try {
-        lock = await acquireLock(
-          this.lockPath(id),
-          { io: this.io, timeoutMs: remaining, staleMs: this.lockStaleMs },
-          () => new LockTimeoutError(id, Date.now() - started),
-        );
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) this.dirsReady = false;
-        throw asStorageError('lock', err);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          lock = await acquireLock(
+            this.lockPath(id),
+            { io: this.io, timeoutMs: Math.max(0, this.lockTimeoutMs - (Date.now() - started)), staleMs: this.lockStaleMs },
+            () => new LockTimeoutError(id, Date.now() - started),
+          );
+          break;
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) {
+            // The data directory was removed under us; a create may recreate it, once.
+            this.dirsReady = false;
+            if (createDirs && attempt === 0) {
+              this.ensureDirs();
+              continue;
+            }
+          }
+          throw asStorageError('lock', err);
+        }
       }
       try {
         return await fn();
