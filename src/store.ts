@@ -584,6 +584,16 @@ export class SessionStore {
     if (state) await this.driver.putSummary(sessionSummary(state));
   }
 
+  /**
+   * Repairs one session the way its next writer would: under its write lock a torn tail is cut off and
+   * quarantined (reported through onCorruption), then its index entry is re-derived from the log.
+   */
+  async repair(id: string): Promise<void> {
+    assertSessionId(id, 'id');
+    await this.write(id, undefined, () => null, { evenIfDeleted: true });
+    await this.reindex(id);
+  }
+
   /** Completes deletions interrupted by a crash (a log with its deletion fence but not yet removed). */
   async finishPendingDeletion(id: string): Promise<boolean> {
     const state = await this.loadAny(id);

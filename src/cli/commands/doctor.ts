@@ -49,14 +49,9 @@ async function checkOne(store: SessionStore, id: string): Promise<SessionCheck> 
   try {
     // A cold full read: validates every line, and the driver quarantines a log that is not valid.
     await store.getSession(id);
-    // Readers never repair; only a writer holding the lock cuts a torn tail (reporting it through
-    // onCorruption). An empty metadata patch is such a write that appends nothing.
-    await store.updateMetadata(id, {});
-    // Rewrites the index entry from the log under the session's lock: repairs a lost index write.
-    // Stale means another process appended meanwhile, and its append rewrote the entry anyway.
-    await store.reindex(id).catch((err: unknown) => {
-      if (threadloomCode(err) !== 'STALE_SESSION') throw err;
-    });
+    // Readers never repair; a writer's pass under the lock cuts a torn tail (reported through
+    // onCorruption) and re-derives the index entry (repairs a lost index write).
+    await store.repair(id);
   } catch (err) {
     const code = threadloomCode(err);
     const message = err instanceof Error ? err.message : String(err);
