@@ -469,11 +469,11 @@ describe('file driver: torn writes and corruption', () => {
   });
 
   for (const [name, bytes] of [
-    ['garbage', 'this is not json\nat all\n'],
-    ['wrong-shape JSON', '{"hello":"world"}\n'],
-    ['a first event that is not session.created', JSON.stringify(messageEvent(1, 'x')) + '\n'],
+    ['a garbage file', 'this is not json\nat all\n'],
+    ['a wrong-shape JSON file', '{"hello":"world"}\n'],
+    ['a log whose first event is not session.created', JSON.stringify(messageEvent(1, 'x')) + '\n'],
   ] as const) {
-    it(`a ${name} file: CorruptSessionError once, bytes quarantined, then the session is absent`, async () => {
+    it(`${name}: CorruptSessionError once, bytes quarantined, then the session is absent`, async () => {
       const dir = freshDir();
       const reports: CorruptionReport[] = [];
       const d = open(dir, { onCorruption: (r) => reports.push(r) });
@@ -828,6 +828,55 @@ describe('file driver: listing index', () => {
       for (const id of ys) assert.equal(byId.get(id)?.headSeq, 11, `${id} has its last summary`);
       assert.equal(page2.staleIds, undefined);
     }
+  });
+
+  it('a crashed compaction (journal.compacting.jsonl left behind) loses nothing and is finished later', async () => {
+    const dir = freshDir();
+    const d = open(dir);
+    const all = await populate(d, 30);
+    const index = path.join(dir, 'index');
+    fs.renameSync(path.join(index, 'journal.jsonl'), path.join(index, 'journal.compacting.jsonl'));
+    for (const s of all.slice(0, 10)) {
+      s.updatedAt = stamp(2000 + Number(s.id.slice(1)));
+      await d.append(s.id, 'update', messagesPlan(s.id, ['late'], { ...s, headSeq: 2 }));
+    }
+    const expected = [...all].sort(order).map((s) => s.id);
+    assert.deepEqual(await allPages(open(dir)), expected);
+    // Grow the new journal past the compaction threshold (4 x 30 entries) with identical summaries.
+    for (let round = 0; round < 4; round++) {
+      for (const s of all) await d.putSummary({ ...s, headSeq: s.updatedAt >= stamp(2000) ? 2 : 1 });
+    }
+    const compactor = open(dir, { indexCompactMinLines: 1 });
+    assert.deepEqual(await allPages(compactor), expected);
+    assert.equal(fs.existsSync(path.join(index, 'journal.compacting.jsonl')), false, 'the leftover was merged');
+    assert.ok(fs.existsSync(path.join(index, 'snapshot.jsonl')));
+    assert.deepEqual(await allPages(open(dir)), expected);
+    assert.deepEqual((await open(dir).list({ limit: 1, after: null })).sessions[0]!.headSeq, 2);
+  });
+
+  it('list() over 10 000 sessions is served from memory after the first load', async () => {
+    const dir = freshDir();
+    fs.mkdirSync(path.join(dir, 'sessions'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'index'));
+    const journal: string[] = [];
+    const summaries: SessionSummary[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const id = `big-${i}`;
+      const log = JSON.stringify(createdEvent(id)) + '\n';
+      fs.writeFileSync(logFile(dir, id), log);
+      const s = summaryFor(id, 1, { updatedAt: stamp(i % 977) });
+      summaries.push(s);
+      journal.push(JSON.stringify({ ...s, logSize: Buffer.byteLength(log) }));
+    }
+    fs.writeFileSync(path.join(dir, 'index', 'journal.jsonl'), journal.join('\n') + '\n');
+    const d = open(dir);
+    const first = await d.list({ limit: 50, after: null });
+    assert.deepEqual(first.sessions.map((s) => s.id), [...summaries].sort(order).slice(0, 50).map((s) => s.id));
+    const stats = d.stats;
+    const second = await d.list({ limit: 50, after: first.next });
+    assert.equal(second.sessions.length, 50);
+    assert.deepEqual(d.stats, stats, 'no index or log bytes read');
+    assert.equal(stats.logBytesRead, 0);
   });
 
   it('putSummary overwrites an entry at the current head and refuses an outdated one', async () => {
