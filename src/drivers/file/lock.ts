@@ -190,11 +190,13 @@ export async function acquireLock(lockPath: string, opts: LockOptions, onTimeout
   const token = randomBytes(12).toString('hex');
   const start = Date.now();
   let delay = BACKOFF_START_MS;
+  let quickRetries = 0;
   for (;;) {
     if (tryCreate(lockPath, opts.io, token)) return { path: lockPath, token };
     const info = readLockInfo(lockPath);
-    if (info === null) continue; // released between our two syscalls: compete again at once
-    if (isStale(info, opts.staleMs, Date.now()) && steal(lockPath, info, opts.io)) continue;
+    // Released (or stolen) between our two syscalls: compete again at once, but not forever.
+    if ((info === null || (isStale(info, opts.staleMs, Date.now()) && steal(lockPath, info, opts.io))) && quickRetries++ < 3) continue;
+    quickRetries = 0;
     const waited = Date.now() - start;
     if (waited >= opts.timeoutMs) throw onTimeout(waited);
     await sleep(Math.min(delay * (0.5 + Math.random()), opts.timeoutMs - waited));
