@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { createFileDriver } from '../../src/drivers/file.js';
-import { createPlan, messagesPlan, summaryFor } from './file-driver-fixtures.js';
+import { createPlan, messagesPlan } from './file-driver-fixtures.js';
 
 const [command, rawArgs] = process.argv.slice(2);
 const args = JSON.parse(rawArgs ?? '{}') as Record<string, unknown>;
@@ -88,7 +88,6 @@ function stamp(i: number, round: number): string {
   return new Date(Date.UTC(2030, 0, 1) + round * 86_400_000 + i * 1000).toISOString();
 }
 
-void summaryFor;
 main().then(
   () => process.exit(0),
   (err) => {
