@@ -581,7 +581,13 @@ export class SessionStore {
     assertSessionId(id, 'id');
     this.cache.delete(id);
     const state = await this.loadAny(id);
-    if (state) await this.driver.putSummary(sessionSummary(state));
+    if (!state) return;
+    try {
+      await this.driver.putSummary(sessionSummary(state));
+    } catch (err) {
+      // Another writer appended meanwhile; its append wrote a newer entry than ours.
+      if (!(err instanceof StaleSessionError)) throw err;
+    }
   }
 
   /**
