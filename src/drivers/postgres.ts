@@ -7,6 +7,7 @@
  * `pg` is an optional peer dependency: it is imported on first use only (never for `{pg: pool}`), so
  * the rest of threadloom works without it.
  */
+import { createHash } from 'node:crypto';
 import type { StoredEvent } from '../core/events.js';
 import { DriverUnavailableError, InvalidInputError, SessionExistsError, SessionNotFoundError } from '../core/errors.js';
 import { assertSessionId } from '../core/ids.js';
@@ -23,9 +24,16 @@ export interface PgQueryResultLike {
   rowCount: number | null;
 }
 
+/** A statement with a name: prepared once per connection, then only bound and executed. */
+export interface PgQueryConfigLike {
+  name?: string;
+  text: string;
+  values?: any[];
+}
+
 /** A connection checked out of a pool (the part of pg's PoolClient the driver uses). */
 export interface PgPoolClientLike {
-  query(text: string, values?: any[]): Promise<PgQueryResultLike>;
+  query(textOrConfig: string | PgQueryConfigLike, values?: any[]): Promise<PgQueryResultLike>;
   /** Gives the connection back; `true` (or an error) destroys it instead. */
   release(err?: Error | boolean): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -40,7 +48,7 @@ export interface PgPoolClientLike {
  */
 export interface PgPoolLike {
   connect(): Promise<PgPoolClientLike>;
-  query(text: string, values?: any[]): Promise<PgQueryResultLike>;
+  query(textOrConfig: string | PgQueryConfigLike, values?: any[]): Promise<PgQueryResultLike>;
   end(): Promise<void>;
 }
 
@@ -51,6 +59,11 @@ export interface PostgresDriverOptions {
   pool?: PgPoolLike;
   /** Schema holding threadloom's tables; default `threadloom`. Must match /^[a-z_][a-z0-9_]{0,62}$/. */
   schema?: string;
+  /**
+   * Use named (server-side prepared) statements, planned once per connection (default true). Turn off
+   * behind a pooler that cannot keep them, e.g. PgBouncer in transaction mode before 1.21.
+   */
+  preparedStatements?: boolean;
 }
 
 /** `application_name` of the driver's own connections (a URL's `?application_name=` overrides it). */
@@ -90,6 +103,17 @@ function key(value: string | null): string | null {
 
 const toSeq = (v: unknown): number => Number(v);
 
+/** A session id as an SQL literal. Ids are validated before they get here; this re-checks, never escapes. */
+function idLiteral(id: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(id)) throw new InvalidInputError('sessionId', 'is not a valid session id');
+  return `'${id}'`;
+}
+
+/** A multi-statement (simple protocol) query resolves to one result per statement. */
+function lastResult(r: PgQueryResultLike | PgQueryResultLike[]): PgQueryResultLike {
+  return Array.isArray(r) ? r[r.length - 1]! : r;
+}
+
 export function createPostgresDriver(options: PostgresDriverOptions): SessionDriver {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('options', 'must be an object');
   const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -111,6 +135,18 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
   const target = url !== undefined ? `PostgreSQL at ${describeUrl(url)}` : 'PostgreSQL (the pg pool given)';
   const s = quoteIdent(schema);
   const channel = channelFor(schema);
+  const prepared = options.preparedStatements !== false;
+  const names = new Map<string, string>();
+  /** The statement to send: named after a hash of its text (so different schemas never collide). */
+  const statement = (text: string, values: unknown[]): PgQueryConfigLike => {
+    if (!prepared) return { text, values };
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `threadloom_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
+      names.set(text, name);
+    }
+    return { name, text, values };
+  };
 
   let pool: PgPoolLike | null = userPool ?? null;
   let ownPool = false;
@@ -128,6 +164,8 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
           max: 10,
           connectionTimeoutMillis: 15_000,
           keepAlive: true,
+          // Idle pooled connections do not keep the process alive (an active watch() does).
+          allowExitOnIdle: true,
         });
         // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool;
         // without a listener its 'error' event would crash the process.
@@ -191,7 +229,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     const p = await ready();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await p.query(text, values);
+        return await p.query(statement(text, values));
       } catch (err) {
         if (isConnectionError(err)) {
           if (attempt === 1 && !closed) continue;
@@ -205,7 +243,8 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
   /** A statement inside a transaction: any failure is a typed error (StorageError), never a raw pg error. */
   async function txQuery(client: PgPoolClientLike, operation: string, text: string, values?: unknown[]): Promise<PgQueryResultLike> {
     try {
-      return await client.query(text, values);
+      // Statements without parameters (BEGIN; …, COMMIT) go through the simple protocol.
+      return await client.query(values === undefined ? text : statement(text, values));
     } catch (err) {
       throw storageFailure(operation, err, secrets);
     }
@@ -235,23 +274,28 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
   ): Promise<StoredEvent[]> {
     const p = await ready();
     return withConnection(p, async (client, markBroken) => {
-      await txQuery(client, 'append', 'BEGIN');
+      // BEGIN and the first statement travel together (simple protocol, one round trip); the id is
+      // inlined, which is safe because session ids are validated to [A-Za-z0-9._:-] (see idLiteral).
+      const first =
+        mode === 'update'
+          ? // The row lock: appends to one session queue here, across every process.
+            `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)} FOR UPDATE`
+          : `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)}`;
       try {
+        const opened = lastResult(await txQuery(client, 'append', `BEGIN; ${first}`));
         let headSeq = 0;
         if (mode === 'update') {
-          // The row lock: appends to one session queue here, across every process.
-          const r = await txQuery(client, 'append', `SELECT head_seq FROM ${s}.sessions WHERE id = $1 FOR UPDATE`, [id]);
-          if (r.rows.length === 0) throw new SessionNotFoundError(id);
-          headSeq = toSeq(r.rows[0].head_seq);
-        } else {
-          const r = await txQuery(client, 'append', `SELECT 1 FROM ${s}.sessions WHERE id = $1`, [id]);
-          if (r.rows.length > 0) throw new SessionExistsError(id);
+          if (opened.rows.length === 0) throw new SessionNotFoundError(id);
+          headSeq = toSeq(opened.rows[0].head_seq);
+        } else if (opened.rows.length > 0) {
+          throw new SessionExistsError(id);
         }
         planCalled.value = true;
         const planned = await plan({
           headSeq,
           readAfter: async (afterSeq) => {
-            if (mode === 'create') return [];
+            // Under the lock nothing follows headSeq: the usual catch-up of a warm cache costs no query.
+            if (mode === 'create' || afterSeq >= headSeq) return [];
             const r = await txQuery(
               client,
               'read log',
