@@ -17,3 +17,4 @@ export type {
   SessionSummary,
 } from './drivers/driver.js';
 export { createFileDriver, type FileDriverOptions } from './drivers/file.js';
+export { createPostgresDriver, type PostgresDriverOptions, type PgPoolLike } from './drivers/postgres.js';

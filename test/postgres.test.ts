@@ -12,6 +12,7 @@ import pg from 'pg';
 import {
   DriverUnavailableError,
   InvalidInputError,
+  LockTimeoutError,
   SessionExistsError,
   SessionNotFoundError,
   SessionStore,
@@ -655,6 +656,39 @@ if (await requirePostgres()) {
         assert.deepEqual(seqs, Array.from({ length: 23 }, (_, i) => i + 1));
         const [summary] = (await driver.list({ limit: 10, after: null })).sessions.filter((x) => x.id === 'app');
         assert.equal(summary!.headSeq, 23);
+      });
+
+      it('a row lock held past lockTimeoutMs gives LockTimeoutError and writes nothing', async () => {
+        await driver.append('locked', 'create', async () => ({ events: [created('locked')], summary: summaryFor('locked', 1) }));
+        const impatient = createPostgresDriver({ url: PG_URL, schema: s, lockTimeoutMs: 300 });
+        const holder = await rawClient();
+        try {
+          await holder.query('BEGIN');
+          await holder.query(`SELECT 1 FROM "${s}".sessions WHERE id = 'locked' FOR UPDATE`);
+          const started = Date.now();
+          let planned = false;
+          const err = await impatient
+            .append('locked', 'update', async (tx) => {
+              planned = true;
+              return { events: [message(tx.headSeq + 1, 'late')], summary: summaryFor('locked', tx.headSeq + 1) };
+            })
+            .catch((e: unknown) => e);
+          assert.ok(err instanceof LockTimeoutError, `got ${inspect(err)}`);
+          assert.equal(err.waitedMs, 300);
+          assert.ok(Date.now() - started >= 250);
+          assert.equal(planned, false, 'the plan never ran without the lock');
+          await holder.query('COMMIT');
+          assert.equal(await impatient.head('locked'), 1);
+          await impatient.append('locked', 'update', async (tx) => ({
+            events: [message(tx.headSeq + 1, 'now')],
+            summary: summaryFor('locked', tx.headSeq + 1),
+          }));
+          assert.equal(await driver.head('locked'), 2);
+        } finally {
+          await holder.end();
+          await impatient.close();
+        }
+        assert.throws(() => createPostgresDriver({ url: PG_URL, lockTimeoutMs: 0 }), InvalidInputError);
       });
 
       it('share lookup, summaries that match the log only, idempotent remove', async () => {

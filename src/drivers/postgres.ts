@@ -9,7 +9,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { StoredEvent } from '../core/events.js';
-import { DriverUnavailableError, InvalidInputError, SessionExistsError, SessionNotFoundError } from '../core/errors.js';
+import {
+  DriverUnavailableError,
+  InvalidInputError,
+  LockTimeoutError,
+  SessionExistsError,
+  SessionNotFoundError,
+  StorageError,
+} from '../core/errors.js';
 import { assertSessionId } from '../core/ids.js';
 import type { AppendMode, AppendPlan, ListQuery, ListResult, LogTransaction, SessionDriver, SessionSummary } from './driver.js';
 import { matchesQuery } from './listing.js';
@@ -64,6 +71,8 @@ export interface PostgresDriverOptions {
    * behind a pooler that cannot keep them, e.g. PgBouncer in transaction mode before 1.21.
    */
   preparedStatements?: boolean;
+  /** How long an append waits for a session's row lock before LockTimeoutError (default 10 s, as the file driver). */
+  lockTimeoutMs?: number;
 }
 
 /** `application_name` of the driver's own connections (a URL's `?application_name=` overrides it). */
@@ -125,6 +134,10 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
   }
   if (url === undefined && options.pool === undefined) {
     throw new InvalidInputError('options', 'the PostgreSQL driver needs a url or a pg pool');
+  }
+  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(lockTimeoutMs) || lockTimeoutMs < 1) {
+    throw new InvalidInputError('options.lockTimeoutMs', 'must be a positive integer (milliseconds)');
   }
   const userPool = options.pool;
   if (userPool !== undefined && (typeof userPool.connect !== 'function' || typeof userPool.query !== 'function')) {
@@ -282,7 +295,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
             `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)} FOR UPDATE`
           : `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)}`;
       try {
-        const opened = lastResult(await txQuery(client, 'append', `BEGIN; ${first}`));
+        const opened = lastResult(await txQuery(client, 'append', `BEGIN; SET LOCAL lock_timeout = ${lockTimeoutMs}; ${first}`));
         let headSeq = 0;
         if (mode === 'update') {
           if (opened.rows.length === 0) throw new SessionNotFoundError(id);
@@ -356,6 +369,8 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
       } catch (err) {
         // Nothing of the transaction is visible; a connection that cannot roll back is destroyed.
         await client.query('ROLLBACK').catch(markBroken);
+        // 55P03 lock_not_available: another transaction held the row lock for lockTimeoutMs.
+        if (err instanceof StorageError && err.errno === '55P03') throw new LockTimeoutError(id, lockTimeoutMs);
         throw err;
       }
     });
