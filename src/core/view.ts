@@ -26,11 +26,25 @@ export function sessionInfo(state: SessionState): SessionInfo {
   };
 }
 
+/**
+ * The index entry, computed on every write: no copies (the driver serialises it at once, and the
+ * header's metadata object is replaced, never mutated, by the fold).
+ */
 export function sessionSummary(state: SessionState): SessionSummary {
-  const { shared: _shared, ...info } = sessionInfo(state);
+  const h = state.header;
   return {
-    ...info,
+    id: h.id,
+    title: h.title,
+    parentId: h.parentId,
+    forkedFrom: h.forkedFrom,
+    agentName: h.agentName,
+    userId: h.userId,
+    metadata: h.metadata,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    messageCount: state.visible.length,
     shareTokenHash: state.shareToken === null ? null : hashShareToken(state.shareToken),
+    headSeq: state.headSeq,
     deleted: state.deleted,
   };
 }

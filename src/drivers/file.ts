@@ -409,8 +409,7 @@ class FileSessionDriver implements FileDriver {
     assertSessionId(id);
     if (mode !== 'create' && mode !== 'update') throw new InvalidInputError('mode', "must be 'create' or 'update'");
     if (typeof plan !== 'function') throw new InvalidInputError('plan', 'must be a function');
-    // An update can only target an existing log: never create directories for it.
-    if (mode === 'update' && !fs.existsSync(this.sessionsDir)) throw new SessionNotFoundError(id);
+    // An update never creates directories: without them its lock file cannot be created (ENOENT).
     return this.withLock(id, mode === 'create', () => this.appendLocked(id, mode, plan));
   }
 
@@ -642,8 +641,10 @@ class FileSessionDriver implements FileDriver {
           break;
         } catch (err) {
           if (isErrno(err, 'ENOENT')) {
-            // The data directory was removed under us; a create may recreate it, once.
+            // No sessions directory: nothing to update. Or it was removed under us; a create may
+            // recreate it, once.
             this.dirsReady = false;
+            if (!createDirs) throw new SessionNotFoundError(id);
             if (createDirs && attempt === 0) {
               this.ensureDirs();
               continue;
@@ -655,7 +656,7 @@ class FileSessionDriver implements FileDriver {
       try {
         return await fn();
       } finally {
-        releaseLock(lock, this.io);
+        releaseLock(lock, this.io, this.lockStaleMs);
       }
     } finally {
       release();

@@ -319,7 +319,7 @@ export class FileIndex {
       io.unlinkSync(this.compactingPath);
       return true;
     } finally {
-      releaseLock(lock, io);
+      releaseLock(lock, io, this.opts.lockStaleMs);
     }
   }
 

@@ -28,6 +28,8 @@ export interface LockOptions {
 export interface HeldLock {
   readonly path: string;
   readonly token: string;
+  /** When we created it (Date.now()). */
+  readonly acquiredAt: number;
 }
 
 interface LockInfo {
@@ -55,6 +57,13 @@ const BACKOFF_CAP_MS = 20;
  * left by an earlier process that had the same pid (containers restart at low pids).
  */
 const heldTokens = new Set<string>();
+
+/** Unique per lock taken: a random per-process prefix and a counter (no CSPRNG call per append). */
+const TOKEN_PREFIX = randomBytes(8).toString('hex');
+let tokenCounter = 0;
+function newToken(): string {
+  return `${TOKEN_PREFIX}-${(tokenCounter++).toString(36)}`;
+}
 
 function readLockInfo(lockPath: string): LockInfo | null {
   let fd: number;
@@ -187,12 +196,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * passes; `onTimeout` builds the error to throw then.
  */
 export async function acquireLock(lockPath: string, opts: LockOptions, onTimeout: (waitedMs: number) => Error): Promise<HeldLock> {
-  const token = randomBytes(12).toString('hex');
+  const token = newToken();
   const start = Date.now();
   let delay = BACKOFF_START_MS;
   let quickRetries = 0;
   for (;;) {
-    if (tryCreate(lockPath, opts.io, token)) return { path: lockPath, token };
+    if (tryCreate(lockPath, opts.io, token)) return { path: lockPath, token, acquiredAt: Date.now() };
     const info = readLockInfo(lockPath);
     // Released (or stolen) between our two syscalls: compete again at once, but not forever.
     if ((info === null || (isStale(info, opts.staleMs, Date.now()) && steal(lockPath, info, opts.io))) && quickRetries++ < 3) continue;
@@ -206,18 +215,30 @@ export async function acquireLock(lockPath: string, opts: LockOptions, onTimeout
 
 /** One attempt (stealing a stale lock first if needed); null when someone else holds it. */
 export function tryAcquireLock(lockPath: string, opts: Omit<LockOptions, 'timeoutMs'>): HeldLock | null {
-  const token = randomBytes(12).toString('hex');
+  const token = newToken();
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (tryCreate(lockPath, opts.io, token)) return { path: lockPath, token };
+    if (tryCreate(lockPath, opts.io, token)) return { path: lockPath, token, acquiredAt: Date.now() };
     const info = readLockInfo(lockPath);
     if (info !== null && !(isStale(info, opts.staleMs, Date.now()) && steal(lockPath, info, opts.io))) return null;
   }
   return null;
 }
 
-/** Unlinks the lock only while it is still ours: after a steal it may belong to someone else. */
-export function releaseLock(lock: HeldLock, io: FileIO): void {
+/**
+ * Unlinks the lock only while it is still ours: after a steal it may belong to someone else. A live
+ * owner's lock is stolen only once it is older than `staleMs`, so a lock held for less than half of
+ * that is certainly still ours and is unlinked without reading it back (the common, fast case).
+ */
+export function releaseLock(lock: HeldLock, io: FileIO, staleMs: number): void {
   heldTokens.delete(lock.token);
+  if (Date.now() - lock.acquiredAt < staleMs / 2) {
+    try {
+      io.unlinkSync(lock.path);
+    } catch {
+      // See below: a leftover lock naming a token we no longer hold is stale.
+    }
+    return;
+  }
   let info: LockInfo | null;
   try {
     info = readLockInfo(lock.path);
