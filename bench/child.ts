@@ -7,13 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchConfig, WorkloadResult } from './lib/types.js';
 import { WORKLOADS } from './workloads/index.js';
+import { benchTmpDir } from './lib/tmpdir.js';
 
 async function main(): Promise<void> {
   const [name, configJson] = process.argv.slice(2);
   const entry = WORKLOADS.find((w) => w.name === name);
   if (!entry || !configJson) throw new Error(`usage: child.ts <workload> <config-json> (workloads: ${WORKLOADS.map((w) => w.name).join(', ')})`);
   const config = JSON.parse(configJson) as BenchConfig;
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), `threadloom-bench-${name}-`));
+  const tmpDir = fs.mkdtempSync(path.join(benchTmpDir(), `threadloom-bench-${name}-`));
   const started = performance.now();
   const out: WorkloadResult = {
     name: entry.name,

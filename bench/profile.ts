@@ -18,6 +18,7 @@ import { createFileDriver, type FileIO } from '../src/drivers/file.js';
 import { openStore } from '../src/store.js';
 import { buildSessions, fileStore, message, type Durability } from './lib/fixtures.js';
 import { createNullDriver } from './lib/null-driver.js';
+import { benchTmpDir } from './lib/tmpdir.js';
 
 /**
  * Phase timing of addMessage without touching src/: the file driver's write-path syscalls go through
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const n = count ? Number(count) : defaults[name]!;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'threadloom-profile-'));
+  const dir = fs.mkdtempSync(path.join(benchTmpDir(), 'threadloom-profile-'));
   try {
     const ms = await run(dir, n);
     console.log(`${name}: ${n} iterations in ${ms.toFixed(0)} ms (${((ms / n) * 1000).toFixed(1)} µs each)`);

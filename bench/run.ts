@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { renderResult, renderSummary } from './lib/report.js';
 import type { BenchConfig, WorkloadResult } from './lib/types.js';
 import { ALIASES, WORKLOADS } from './workloads/index.js';
+import { benchTmpDir } from './lib/tmpdir.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
   console.log(
     `threadloom bench — ${args.quick ? 'quick' : 'full'} run, ${selected.map((w) => w.name).join(', ')}\n` +
       `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-      `temp dirs in ${os.tmpdir()}\nAbsolute times are context on a noisy machine; the ratios (same-run baselines) are the result.\n`,
+      `temp dirs in ${benchTmpDir()}\nAbsolute times are context on a noisy machine; the ratios (same-run baselines) are the result.\n`,
   );
   const results: WorkloadResult[] = [];
   for (const w of selected) {
