@@ -16,6 +16,7 @@ import {
   SessionExistsError,
   SessionNotFoundError,
   SessionStore,
+  StaleSessionError,
   ThreadloomError,
   openStore,
   type StoredEvent,
@@ -703,7 +704,7 @@ if (await requirePostgres()) {
         assert.equal(listed.title, 'repaired');
         assert.equal(await driver.findByShareTokenHash('ab'.repeat(32)), null);
         // A summary of an older head (computed before a concurrent append) never replaces a newer one.
-        await driver.putSummary(summaryFor('sh', 0, { title: 'stale' }));
+        await assert.rejects(driver.putSummary(summaryFor('sh', 0, { title: 'stale' })), StaleSessionError);
         listed = (await driver.list({ limit: 100, after: null })).sessions.find((x) => x.id === 'sh')!;
         assert.equal(listed.title, 'repaired');
         await driver.putSummary(summaryFor('never-created', 1));

@@ -15,6 +15,7 @@ import {
   LockTimeoutError,
   SessionExistsError,
   SessionNotFoundError,
+  StaleSessionError,
   StorageError,
 } from '../core/errors.js';
 import { assertSessionId } from '../core/ids.js';
@@ -487,16 +488,24 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
 
     async putSummary(summary) {
       assertSessionId(summary.id);
-      // Only a summary of the log as it is now: a summary computed before a concurrent append must not
-      // replace the newer one that append wrote in its own transaction.
-      await query(
+      // Only a summary of the log as it is now: one computed before a concurrent append must not replace
+      // the newer entry that append wrote in its own transaction (StaleSessionError, as the file driver).
+      const r = await query(
         'write index',
-        `UPDATE ${s}.sessions
-            SET parent_id = $2, agent_name = $3, user_id = $4, updated_at = $5, share_token_hash = $6,
-                deleted = $7, summary = $8::json
-          WHERE id = $1 AND head_seq = $9`,
+        `WITH current AS (SELECT head_seq FROM ${s}.sessions WHERE id = $1),
+              updated AS (
+                UPDATE ${s}.sessions
+                   SET parent_id = $2, agent_name = $3, user_id = $4, updated_at = $5, share_token_hash = $6,
+                       deleted = $7, summary = $8::json
+                 WHERE id = $1 AND head_seq = $9
+                RETURNING 1
+              )
+         SELECT (SELECT head_seq FROM current) AS head, (SELECT count(*) FROM updated) AS updated`,
         [summary.id, ...summaryColumns(summary), summary.headSeq],
       );
+      const row = r.rows[0] as { head: unknown; updated: unknown } | undefined;
+      if (!row || row.head === null || Number(row.updated) === 1) return;
+      throw new StaleSessionError(summary.id, summary.headSeq, toSeq(row.head));
     },
 
     async remove(id) {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { redactUrl } from '../../src/core/redact.js';
+import { redactSecrets, redactUrl } from '../../src/core/redact.js';
+import { secretsOf } from '../../src/drivers/postgres/errors.js';
 
 export const PG_URL = process.env.THREADLOOM_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -39,7 +40,7 @@ export async function requirePostgres(): Promise<boolean> {
   if (why === null) return true;
   const message = `PostgreSQL not reachable at ${redactUrl(PG_URL)}; start it or set THREADLOOM_PG_URL to run these tests`;
   if (process.env.THREADLOOM_REQUIRE_SERVICES === '1') {
-    test(`postgres is reachable (THREADLOOM_REQUIRE_SERVICES=1)`, () => assert.fail(`${message} (${why})`));
+    test(`postgres is reachable (THREADLOOM_REQUIRE_SERVICES=1)`, () => assert.fail(`${message} (${redactSecrets(why, secretsOf(PG_URL))})`));
   } else {
     test.skip(message);
   }
