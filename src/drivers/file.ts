@@ -123,7 +123,7 @@ const O_RDWR_FLAGS = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW;
 
 class FileSessionDriver implements FileDriver {
   readonly name = 'file';
-  readonly capabilities: DriverCapabilities = { watch: false, rawRead: true };
+  readonly capabilities: DriverCapabilities = { watch: true, rawRead: true };
   readonly dir: string;
   private readonly sessionsDir: string;
   private readonly quarantineDir: string;
@@ -833,8 +833,51 @@ class FileSessionDriver implements FileDriver {
   }
 
   async close(): Promise<void> {
+    this.stopWatching();
     this.index.close();
     this.caches.clear();
+  }
+
+  // ---- change notifications ----------------------------------------------------------------------
+
+  private watcher: fs.FSWatcher | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private readonly subscribers = new Map<string, Set<() => void>>();
+
+  /**
+   * One inotify watch on sessions/ serves every subscription of this driver (a log's append is a
+   * modify event on its name). A slow poll backs it up: notifications may be lost on some
+   * filesystems, and a spurious wake-up only costs the subscriber one stat.
+   */
+  async subscribe(id: string, onChange: () => void): Promise<() => Promise<void>> {
+    assertSessionId(id);
+    if (!this.watcher) {
+      // Persistent while anyone subscribes: a `for await (… of store.watch(id))` keeps the process alive.
+      this.watcher = fs.watch(this.sessionsDir, (_event, filename) => {
+        const name = filename?.toString();
+        if (!name || !name.endsWith('.jsonl')) return;
+        for (const cb of this.subscribers.get(name.slice(0, -'.jsonl'.length)) ?? []) cb();
+      });
+      this.watcher.on('error', () => this.stopWatching());
+      this.poller = setInterval(() => {
+        for (const set of this.subscribers.values()) for (const cb of set) cb();
+      }, WATCH_POLL_MS);
+    }
+    const set = this.subscribers.get(id) ?? new Set();
+    set.add(onChange);
+    this.subscribers.set(id, set);
+    return async () => {
+      set.delete(onChange);
+      if (set.size === 0) this.subscribers.delete(id);
+      if (this.subscribers.size === 0) this.stopWatching();
+    };
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
   }
 
   private logPath(id: string): string {
@@ -845,6 +888,8 @@ class FileSessionDriver implements FileDriver {
     return path.join(this.sessionsDir, `${id}.lock`);
   }
 }
+
+const WATCH_POLL_MS = 1000;
 
 function setOffset(c: LogCache, seq: number, offset: number): void {
   c.offsets.delete(seq);

@@ -749,6 +749,30 @@ export function testDriver(harness: DriverHarness): void {
       });
     });
 
+    describe('change notifications', () => {
+      it('watch() delivers other writers\' events in order, or is refused when the driver lacks the capability', async () => {
+        await store.createSession({ id: 'watched' });
+        if (!store.driver.capabilities.watch) {
+          await assert.rejects(store.watch('watched').next(), InvalidInputError);
+          return;
+        }
+        const controller = new AbortController();
+        const seen: string[] = [];
+        const watching = (async () => {
+          for await (const e of store.watch('watched', { signal: controller.signal })) {
+            if (e.type === 'message.added') seen.push(e.message.id);
+            if (seen.length === 3) controller.abort();
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 50));
+        await runConcurrently([{ kind: 'append', sessionId: 'watched', writer: 'wx', count: 3 }]);
+        const timeout = setTimeout(() => controller.abort(), 10_000);
+        await watching;
+        clearTimeout(timeout);
+        assert.deepEqual(seen, ['wx-0', 'wx-1', 'wx-2']);
+      });
+    });
+
     describe('concurrent writers (separate OS processes when the backend is shared)', () => {
       it('8 processes x 200 mixed writes to one session: nothing lost, seq gap-free, per-writer order kept', async () => {
         await store.createSession({ id: 'mp-one' });
