@@ -18,3 +18,4 @@ export type {
 } from './drivers/driver.js';
 export { createFileDriver, type FileDriverOptions } from './drivers/file.js';
 export { createPostgresDriver, type PostgresDriverOptions, type PgPoolLike } from './drivers/postgres.js';
+export { migrateSessions, type MigrationReport, type MigrateOptions } from './migrate.js';

@@ -104,6 +104,7 @@ function driverFor(opts: StoreOptions): SessionDriver {
   if (opts.pg !== undefined || (url !== undefined && /^postgres(ql)?:\/\//i.test(url))) {
     return createPostgresDriver({
       ...(url !== undefined ? { url } : {}),
+      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
       ...(opts.pg !== undefined ? { pool: opts.pg } : {}),
       ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
     });

@@ -11,6 +11,7 @@ const loadStore = () => import('../store.js');
 
 export interface GlobalOptions {
   dir?: string;
+  url?: string;
   durability?: 'full' | 'process';
 }
 
@@ -31,8 +32,13 @@ export async function dataDir(command: Command): Promise<string> {
 export async function withStore<T>(command: Command, fn: (store: SessionStore) => Promise<T>, extra: StoreOptions = {}): Promise<T> {
   const g = globalOptions(command);
   const { openStore } = await loadStore();
+  if (g.url !== undefined && g.dir !== undefined) {
+    const { InvalidInputError } = await import('../core/errors.js');
+    throw new InvalidInputError('--url', 'give --url or --dir, not both');
+  }
+  const url = g.url ?? (g.dir === undefined ? process.env.THREADLOOM_URL || undefined : undefined);
   const store = openStore({
-    ...(g.dir !== undefined ? { dir: resolve(g.dir) } : {}),
+    ...(url !== undefined ? { url } : g.dir !== undefined ? { dir: resolve(g.dir) } : {}),
     ...(g.durability !== undefined ? { durability: g.durability } : {}),
     ...extra,
   });

@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEdit } from './commands/edit.js';
 import { registerHistory } from './commands/history.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerSharing } from './commands/sharing.js';
 import { registerTransfer } from './commands/transfer.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .description('Inspect and manage threadloom agent sessions (append-only event logs).')
     .version(packageVersion(), '-V, --version')
     .option('--dir <path>', 'data directory (default: $THREADLOOM_DIR, else ~/.threadloom)')
+    .option('--url <url>', 'a backend URL instead of a directory, e.g. postgres://user@host/db (default: $THREADLOOM_URL)')
     .addOption(new Option('--durability <mode>', "'full' fsyncs every write, 'process' survives process crashes only").choices(['full', 'process']))
     // Set before the subcommands are added: commander copies these settings into each of them.
     .exitOverride()
@@ -40,6 +42,7 @@ export function buildProgram(): Command {
   registerHistory(program);
   registerSharing(program);
   registerTransfer(program);
+  registerMigrate(program);
   registerDemo(program);
   registerDoctor(program);
   return program;

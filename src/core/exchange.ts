@@ -128,7 +128,10 @@ function fromExport(safe: JsonObject, newId: string | undefined): ImportPlan {
   if (safe.format === EXPORT_FORMAT && safe.version !== EXPORT_VERSION) {
     throw new InvalidInputError('doc.version', `version ${JSON.stringify(safe.version)} is not supported (this release reads ${EXPORT_VERSION})`);
   }
-  const doc = parseWith(exportDoc, safe, 'doc') as unknown as { prefix: Message[]; events: StoredEvent[] };
+  // Validate with zod, but keep our own JSON copy: zod rebuilds records by assignment, which would turn
+  // a "__proto__" key in message metadata into a prototype instead of data.
+  parseWith(exportDoc, safe, 'doc');
+  const doc = safe as unknown as { prefix: Message[]; events: StoredEvent[] };
   const [first, ...rest] = doc.events;
   if (!first || first.type !== 'session.created') throw new InvalidInputError('doc.events[0]', 'must be a session.created event');
   for (const [i, e] of doc.events.entries()) {
@@ -178,7 +181,8 @@ type ReferenceMessage = z.infer<typeof referenceMessage>;
  * message they pointed at. Messages get fresh ids; their times are kept.
  */
 function fromReference(safe: JsonObject, newId: string | undefined, makeId: () => string): ImportPlan {
-  const doc = parseWith(referenceDoc, safe, 'doc');
+  parseWith(referenceDoc, safe, 'doc');
+  const doc = safe as unknown as z.infer<typeof referenceDoc>;
   const sessionId = newId ?? doc.session_id;
   if (sessionId === undefined) throw new InvalidInputError('doc.session_id', 'is missing; pass options.id');
   if (!isValidSessionId(sessionId)) {

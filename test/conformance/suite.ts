@@ -332,6 +332,12 @@ export function testDriver(harness: DriverHarness): void {
         const info = await store.getSessionInfo('m-proto');
         assert.ok(Object.prototype.hasOwnProperty.call(info.metadata, '__proto__'));
         assert.equal((info.metadata as Record<string, unknown>).polluted, undefined);
+        // …and through an export/import round trip.
+        await store.importSession(JSON.parse(JSON.stringify(await store.exportSession('m-proto'))), { id: 'm-proto-2' });
+        const [copy] = await store.getMessages('m-proto-2');
+        assert.ok(Object.prototype.hasOwnProperty.call(copy!.metadata, '__proto__'));
+        assert.equal(Object.getPrototypeOf(copy!.metadata), Object.prototype);
+        assert.deepEqual(copy, m);
       });
 
       it('hands out messages that callers cannot mutate in the store', async () => {
