@@ -79,11 +79,15 @@ export interface StoreOptions {
   schema?: string;
   /** A driver instance (a backend of your own, or one built by a driver module). */
   driver?: SessionDriver;
+  /** How many folded sessions the store keeps in memory (least recently used are dropped). Default 1000. */
+  cacheSessions?: number;
 }
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
 const PREFIX_CACHE_ENTRIES = 64;
+/** Folded sessions kept per store: a re-fold of an evicted one costs one full read of its log. */
+const DEFAULT_CACHE_SESSIONS = 1000;
 
 export function defaultDataDir(): string {
   const fromEnv = process.env.THREADLOOM_DIR;
@@ -96,7 +100,10 @@ export function openStore(options: StoreOptions = {}): SessionStore {
   if (opts.durability !== undefined && opts.durability !== 'full' && opts.durability !== 'process') {
     throw new InvalidInputError('options.durability', `must be 'full' or 'process', got ${JSON.stringify(opts.durability)}`);
   }
-  return new SessionStore(opts.driver ?? driverFor(opts));
+  if (opts.cacheSessions !== undefined && (!Number.isSafeInteger(opts.cacheSessions) || opts.cacheSessions < 1)) {
+    throw new InvalidInputError('options.cacheSessions', 'must be a positive integer');
+  }
+  return new SessionStore(opts.driver ?? driverFor(opts), opts.cacheSessions !== undefined ? { cacheSessions: opts.cacheSessions } : {});
 }
 
 function driverFor(opts: StoreOptions): SessionDriver {
@@ -128,13 +135,32 @@ type Draft = EventBody;
 
 export class SessionStore {
   readonly driver: SessionDriver;
+  /** Folded sessions, least recently used first (Map order), bounded by `cacheSessions`. */
   private readonly cache = new Map<string, SessionState>();
   private readonly prefixes = new Map<string, Message[]>();
   private readonly mutex = new KeyedMutex();
   private closed = false;
 
-  constructor(driver: SessionDriver) {
+  private readonly cacheSessions: number;
+
+  constructor(driver: SessionDriver, options: { cacheSessions?: number } = {}) {
     this.driver = driver;
+    this.cacheSessions = options.cacheSessions ?? DEFAULT_CACHE_SESSIONS;
+  }
+
+  private cached(id: string): SessionState | undefined {
+    const state = this.cache.get(id);
+    if (state) {
+      this.cache.delete(id);
+      this.cache.set(id, state);
+    }
+    return state;
+  }
+
+  private remember(id: string, state: SessionState): void {
+    this.cache.delete(id);
+    this.cache.set(id, state);
+    while (this.cache.size > this.cacheSessions) this.cache.delete(this.cache.keys().next().value!);
   }
 
   // ---------------------------------------------------------------- sessions
@@ -628,7 +654,7 @@ export class SessionStore {
         this.cache.delete(id);
         return null;
       }
-      const cached = this.cache.get(id);
+      const cached = this.cached(id);
       if (cached && cached.headSeq === head) return cached;
       if (cached && cached.headSeq < head) {
         const events = await this.driver.readEvents(id, cached.headSeq);
@@ -643,7 +669,7 @@ export class SessionStore {
     const events = await this.driver.readEvents(id, 0);
     if (events === null || events.length === 0) return null;
     const state = foldEvents(events, await this.prefixFor(id, events));
-    this.cache.set(id, state);
+    this.remember(id, state);
     return state;
   }
 
@@ -717,13 +743,13 @@ export class SessionStore {
       let mutated = false;
       try {
         await this.driver.append(id, 'update', async (tx) => {
-          let state = this.cache.get(id) ?? null;
+          let state = this.cached(id) ?? null;
           if (state && state.headSeq <= tx.headSeq && this.catchUp(state, await tx.readAfter(state.headSeq))) {
             // caught up
           } else {
             const events = await tx.readAfter(0);
             state = foldEvents(events, await this.prefixFor(id, events));
-            this.cache.set(id, state);
+            this.remember(id, state);
           }
           if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
           const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
@@ -769,7 +795,7 @@ export class SessionStore {
       if (!(await this.finishPendingDeletion(id))) throw err;
       await this.mutex.run(id, () => this.driver.append(id, 'create', async () => ({ events, summary: sessionSummary(state) })));
     }
-    this.cache.set(id, state);
+    this.remember(id, state);
     return state;
   }
 
