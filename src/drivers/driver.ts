@@ -4,27 +4,16 @@
  * ordered per-session event logs and a listing index of per-session summaries.
  */
 import type { StoredEvent } from '../core/events.js';
-import type { ForkPoint, JsonObject } from '../core/model.js';
+import type { SessionInfo } from '../core/model.js';
 
 /**
  * What the listing index keeps per session. Computed by the core from the fold and handed to the
  * driver inside the same atomic append as the events it summarises, so it is never ahead of or behind
  * the log it describes.
  */
-export interface SessionSummary {
-  id: string;
-  title: string | null;
-  parentId: string | null;
-  forkedFrom: ForkPoint | null;
-  agentName: string | null;
-  userId: string | null;
-  metadata: JsonObject;
-  createdAt: string;
-  updatedAt: string;
-  messageCount: number;
+export interface SessionSummary extends Omit<SessionInfo, 'shared'> {
   /** sha256 (hex) of the active share token, or null. Lets `getSharedSession` find a session without a scan. */
   shareTokenHash: string | null;
-  headSeq: number;
   /** True once the deletion fence is written: the index hides it, the log may still serve a child's prefix. */
   deleted: boolean;
 }
