@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '../src/core/redact.js';
 import { DEFAULT_PG_URL } from './lib/pg.js';
+import { KNOWN_BUGS, type KnownBugId } from './known-bugs.js';
 import type { ChaosConfig, PartResult } from './lib/types.js';
 import { cleanupTempDirs } from './lib/util.js';
 import { crashes } from './parts/crashes.js';
@@ -174,7 +175,7 @@ export function renderReport(r: CampaignReport, pgUrl: string): string {
   );
   for (const p of r.parts) {
     lines.push('', `${p.ok ? 'PASS' : 'FAIL'}  ${p.part}  (${(p.durationMs / 1000).toFixed(1)} s)`);
-    const counters = Object.entries(p.counters).filter(([k]) => !k.startsWith('knownBug.'));
+    const counters = Object.entries(p.counters).filter(([k]) => !k.startsWith('knownBug'));
     for (let i = 0; i < counters.length; i += 3) {
       lines.push(`      ${counters.slice(i, i + 3).map(([k, v]) => `${k}=${v}`).join('  ')}`);
     }
@@ -188,6 +189,14 @@ export function renderReport(r: CampaignReport, pgUrl: string): string {
     for (const n of p.notes) lines.push(`      note: ${n}`);
     for (const k of p.knownBugs) lines.push(`      KNOWN BUG: ${k}`);
     for (const f of p.failures) lines.push(`      FAILURE: ${f}`);
+  }
+  const bugs = new Set(r.parts.flatMap((p) => Object.keys(p.counters).filter((k) => k.startsWith('knownBug.')).map((k) => k.slice('knownBug.'.length))));
+  if (bugs.size > 0) {
+    lines.push('', 'open bugs seen in this run (reproductions: test/chaos-bugs.test.ts, todo-marked):');
+    for (const b of bugs) {
+      const n = r.parts.reduce((acc, p) => acc + (p.counters[`knownBug.${b}`] ?? 0), 0);
+      lines.push(`  - ${b} (${n} violations): ${KNOWN_BUGS[b as KnownBugId]?.title ?? '?'}`);
+    }
   }
   lines.push('', r.ok ? 'RESULT: PASS (0 lost, 0 duplicated, 0 corrupted)' : 'RESULT: FAIL', '');
   return lines.join('\n');

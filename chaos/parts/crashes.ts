@@ -55,7 +55,7 @@ async function crashFile(config: ChaosConfig, rec: Recorder, rng: Rng): Promise<
     },
     close: async () => undefined,
   };
-  const budget = config.quick ? { ms: 45_000, kills: 20 } : { ms: 330_000, kills: 600 };
+  const budget = config.quick ? { ms: 45_000, kills: 20 } : { ms: 240_000, kills: 600 };
   const ledger = await campaign(config, rec, rng, backend, budget);
   await backend.store.close();
   if (ledger) await doctorCheck(config, rec, dir, ledger);
@@ -77,7 +77,7 @@ async function crashPostgres(config: ChaosConfig, rec: Recorder, rng: Rng): Prom
     close: async () => undefined,
   };
   try {
-    const budget = config.quick ? { ms: 25_000, kills: 8 } : { ms: 150_000, kills: 250 };
+    const budget = config.quick ? { ms: 25_000, kills: 8 } : { ms: 100_000, kills: 250 };
     await campaign(config, rec, rng, backend, budget);
   } finally {
     await backend.store.close();
