@@ -20,6 +20,16 @@ const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n
 /** Codes a worker expects while racing other writers (e.g. a revert index that another writer just hid). */
 const EXPECTED_RACE_CODES = new Set(['MESSAGE_NOT_FOUND', 'SNAPSHOT_NOT_FOUND']);
 
+/**
+ * A handle that says a session is corrupt: reported (the parent checks the stored log itself and tells
+ * the open fork-prefix-cache bug from real damage) instead of ending the writer.
+ */
+function suspect(op: string, s: string, err: unknown): boolean {
+  if (codeOf(err) !== 'CORRUPT_SESSION') return false;
+  out({ suspect: { op, s, message: (err as Error).message } });
+  return true;
+}
+
 function codeOf(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : undefined;
@@ -129,7 +139,7 @@ async function mix(store: SessionStore, job: Extract<WorkerJob, { kind: 'mix' }>
         }
       }
     } catch (err) {
-      if (!EXPECTED_RACE_CODES.has(codeOf(err) ?? '')) throw err;
+      if (!EXPECTED_RACE_CODES.has(codeOf(err) ?? '') && !suspect(op, s, err)) throw err;
     }
   }
 }
@@ -234,7 +244,7 @@ async function soak(store: SessionStore, job: Extract<WorkerJob, { kind: 'soak' 
           break;
       }
     } catch (err) {
-      if (!EXPECTED_RACE_CODES.has(codeOf(err) ?? '')) throw err;
+      if (!EXPECTED_RACE_CODES.has(codeOf(err) ?? '') && !suspect(op, s, err)) throw err;
       (lat[`${op}.raced`] ??= []).push(0);
     }
   }

@@ -211,3 +211,32 @@ async function readsRightAlone(open: () => SessionStore, id: string, want: reado
     await alone.close();
   }
 }
+
+/**
+ * Sessions a handle called corrupt (worker `suspect` lines, or the parent's own handle): the stored log
+ * is checked independently. Right from an isolated handle and from the raw fold: the open
+ * fork-prefix-cache bug of the reporting handle; otherwise real damage.
+ */
+export async function checkSuspects(
+  suspects: ReadonlyArray<{ s: string; message: string }>,
+  logs: ReadonlyMap<string, LogView>,
+  open: () => SessionStore,
+  rec: Recorder,
+  where: string,
+): Promise<void> {
+  const events = new Map<string, RawEvent[]>();
+  for (const [s, l] of logs) events.set(s, l.events);
+  for (const sus of suspects) {
+    rec.count('suspectReports');
+    const log = logs.get(sus.s);
+    let want: string[] | null = null;
+    try {
+      if (log && log.events.length > 0) want = foldModel(log.events, resolvePrefix(sus.s, events)).all.map((m) => m.id);
+    } catch {
+      want = null;
+    }
+    const right = want !== null && (await readsRightAlone(open, sus.s, want).catch(() => false));
+    if (right) rec.known('fork-prefix-cache', `${where}: a handle said ${sus.s} is corrupt (${sus.message.slice(0, 160)}); its log is sound`);
+    else rec.corrupted(`${where}: ${sus.s} reported corrupt and the stored log does not read back: ${sus.message.slice(0, 200)}`);
+  }
+}

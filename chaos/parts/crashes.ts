@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { openStore, type SessionStore } from '../../src/index.js';
-import { Ledger, checkLogs, checkThroughApi, type LogView } from '../lib/ledger.js';
+import { Ledger, checkLogs, checkSuspects, checkThroughApi, type LogView } from '../lib/ledger.js';
 import { adminClient, dropSchema, freshSchema, rawPgLogs, requirePg } from '../lib/pg.js';
 import { readAllRawLogs } from '../lib/rawlog.js';
 import { Recorder } from '../lib/recorder.js';
@@ -104,10 +104,12 @@ async function campaign(
     for (const id of ids) ledger.messages.set(id, s);
   }
   const known = new Set(roots);
+  const suspects: Array<{ s: string; message: string }> = [];
   let pending: Array<{ s: string; ids: string[] }> = [];
   let kills = 0;
   let writerNo = 0;
   let maxBlockMs = 0;
+  let apiCheckDue = false;
   const deadline = performance.now() + budget.ms;
   // Warm spares: a worker's start-up (loading TypeScript) costs most of a second, so the next ones
   // start while the current ones write.
@@ -153,6 +155,7 @@ async function campaign(
         const acked = new Set<string>();
         for (const l of w.lines) {
           ledger.absorb(l);
+          if (l.suspect) suspects.push(l.suspect as { s: string; message: string });
           if (l.ack === 'fork') known.add(l.child as string);
           if (Array.isArray(l.ids) && l.ack) for (const id of l.ids as string[]) acked.add(id);
           const intent = l.intent as { s: string; ids: string[] } | undefined;
@@ -168,7 +171,8 @@ async function campaign(
           await backend.store.addMessage(target, { id, role: 'assistant', content: contentFor(id) });
           ledger.messages.set(id, target);
         } catch (err) {
-          rec.fail(`${tag}: the write after kill ${kills} failed: ${describeError(err)}`);
+          if ((err as { code?: string }).code === 'CORRUPT_SESSION') suspects.push({ s: target, message: (err as Error).message });
+          else rec.fail(`${tag}: the write after kill ${kills} failed: ${describeError(err)}`);
         }
         const waited = performance.now() - t0;
         maxBlockMs = Math.max(maxBlockMs, waited);
@@ -179,7 +183,12 @@ async function campaign(
           await fresh.listSessions({ limit: 10 });
           const logs = await backend.logs();
           checkLogs(logs, ledger, rec, `${tag} after kill ${kills}`);
-          if (kills % 10 === 0) await checkThroughApi(fresh, logs, ledger, rec, `${tag} after kill ${kills}`, backend.openFresh);
+          // Through the API too, every tenth kill, once no writer is alive (the raw read must not go stale).
+          if (kills % 10 === 0) apiCheckDue = true;
+          if (apiCheckDue && batch.every((b) => b.w.exited)) {
+            apiCheckDue = false;
+            await checkThroughApi(fresh, logs, ledger, rec, `${tag} after kill ${kills}`, backend.openFresh);
+          }
         } catch (err) {
           rec.fail(`${tag}: the store did not open after kill ${kills}: ${describeError(err)}`);
         } finally {
@@ -194,12 +203,21 @@ async function campaign(
   }
   // The writes still in flight at the last kill: retried with the same ids, stored exactly once.
   for (const p of pending) {
-    const stored = await backend.store.addMessages(p.s, p.ids.map((id) => ({ id, role: 'user' as const, content: contentFor(id) })));
-    if (stored.map((m) => m.id).join() !== p.ids.join()) rec.fail(`${tag}: retry of ${p.ids.join()} returned other messages`);
-    for (const id of p.ids) ledger.messages.set(id, p.s);
-    rec.count(`${tag}.inFlightRetried`, p.ids.length);
+    // A fresh handle per retry: the long-lived one may hold the open fork-prefix-cache bug's bad prefix.
+    const h = backend.openFresh();
+    try {
+      const stored = await h.addMessages(p.s, p.ids.map((id) => ({ id, role: 'user' as const, content: contentFor(id) })));
+      if (stored.map((m) => m.id).join() !== p.ids.join()) rec.fail(`${tag}: retry of ${p.ids.join()} returned other messages`);
+      for (const id of p.ids) ledger.messages.set(id, p.s);
+      rec.count(`${tag}.inFlightRetried`, p.ids.length);
+    } catch (err) {
+      rec.fail(`${tag}: retrying the in-flight ${p.ids.join()} in ${p.s} failed: ${describeError(err)}`);
+    } finally {
+      await h.close();
+    }
   }
   const logs = await backend.logs();
+  await checkSuspects(suspects, logs, backend.openFresh, rec, tag);
   const verified = checkLogs(logs, ledger, rec, `${tag} final`);
   const fresh = backend.openFresh();
   try {

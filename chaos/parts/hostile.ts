@@ -678,9 +678,12 @@ async function logFuzz(rec: Recorder, numRuns: number): Promise<number> {
       const created = JSON.parse(original.toString('utf8', 0, nl)) as { session: { id: string } };
       created.session.id = id;
       const bytes = mutate(Buffer.concat([Buffer.from(JSON.stringify(created)), original.subarray(nl)]), muts);
-      const file = path.join(dir, 'sessions', `${id}.jsonl`);
+      // A directory per case: a damaged log of an earlier case must not reach this case's listing.
+      const caseDir = tempDir('fuzz-case');
+      fs.mkdirSync(path.join(caseDir, 'sessions'), { mode: 0o700 });
+      const file = path.join(caseDir, 'sessions', `${id}.jsonl`);
       fs.writeFileSync(file, bytes, { mode: 0o600 });
-      const store = openStore({ dir, durability: 'process' });
+      const store = openStore({ dir: caseDir, durability: 'process' });
       try {
         const calls: Array<[string, () => Promise<unknown>]> = [
           ['getSessionInfo', () => store.getSessionInfo(id)],
@@ -724,6 +727,7 @@ async function logFuzz(rec: Recorder, numRuns: number): Promise<number> {
         }
       } finally {
         await store.close();
+        fs.rmSync(caseDir, { recursive: true, force: true });
       }
     }),
     { numRuns, seed: seedOf(rec) },
