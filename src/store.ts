@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { EventBody, MessageRecord, StoredEvent } from './core/events.js';
+import { isStoredEvent, type EventBody, type MessageRecord, type StoredEvent } from './core/events.js';
 import {
   CorruptSessionError,
   InvalidInputError,
@@ -371,7 +371,7 @@ export class SessionStore {
       ? { messageId: atMessage.id, seq: Math.max(atMessage.seq, parent.firstSeq) }
       : { messageId: null, seq: parent.headSeq };
     const prefix = parent.visible.slice(0, at + 1);
-    this.rememberPrefix(id, forkedFrom.seq, prefix);
+    this.rememberPrefix(id, forkedFrom.seq, forkedFrom.messageId, prefix);
     const header = {
       id: childId,
       title: title === undefined ? `Fork of ${parent.header.title ?? parent.header.id}` : title,
@@ -543,7 +543,7 @@ export class SessionStore {
   /** A versioned, self-contained document (see ARCHITECTURE.md): history, snapshots, revert state. */
   async exportSession(id: string): Promise<SessionExport> {
     const state = await this.load(id);
-    const events = await this.driver.readEvents(id, 0, state.headSeq);
+    const events = checked(id, await this.driver.readEvents(id, 0, state.headSeq));
     if (events === null) throw new SessionNotFoundError(id);
     return exportDocument(state, events);
   }
@@ -588,7 +588,7 @@ export class SessionStore {
         wake = null;
         dirty = false;
         if (options.signal?.aborted) break;
-        const events = await this.driver.readEvents(id, seen);
+        const events = checked(id, await this.driver.readEvents(id, seen));
         if (events === null) throw new SessionNotFoundError(id);
         for (const e of events) {
           seen = e.seq;
@@ -657,7 +657,7 @@ export class SessionStore {
       const cached = this.cached(id);
       if (cached && cached.headSeq === head) return cached;
       if (cached && cached.headSeq < head) {
-        const events = await this.driver.readEvents(id, cached.headSeq);
+        const events = checked(id, await this.driver.readEvents(id, cached.headSeq));
         if (events && this.catchUp(cached, events)) return cached;
       }
       return this.coldLoad(id);
@@ -666,7 +666,7 @@ export class SessionStore {
 
   private async coldLoad(id: string): Promise<SessionState | null> {
     this.cache.delete(id);
-    const events = await this.driver.readEvents(id, 0);
+    const events = checked(id, await this.driver.readEvents(id, 0));
     if (events === null || events.length === 0) return null;
     const state = foldEvents(events, await this.prefixFor(id, events));
     this.remember(id, state);
@@ -705,24 +705,24 @@ export class SessionStore {
    * cached by (parent, seq). Reads the parent's log only up to that seq. Null when the parent log is gone.
    */
   private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<Message[] | null> {
-    const key = `${parentId}@${seq}`;
+    const key = prefixKey(parentId, seq, messageId);
     const hit = this.prefixes.get(key);
     if (hit) return hit;
-    const upTo = await this.driver.readEvents(parentId, 0, seq);
+    const upTo = checked(parentId, await this.driver.readEvents(parentId, 0, seq));
     if (upTo === null || upTo.length === 0) return null;
-    const parent = foldEvents(upTo, await this.prefixFor(parentId, upTo, () => this.driver.readEvents(parentId, seq)));
+    const parent = foldEvents(upTo, await this.prefixFor(parentId, upTo, async () => checked(parentId, await this.driver.readEvents(parentId, seq))));
     const at = messageId === null ? -1 : parent.visible.findIndex((m) => m.id === messageId);
     if (messageId !== null && at < 0) {
       throw new CorruptSessionError(childId, `fork point ${messageId} is not in parent ${JSON.stringify(parentId)} at seq ${seq}`, null);
     }
     const prefix = parent.visible.slice(0, at + 1);
-    this.rememberPrefix(parentId, seq, prefix);
+    this.rememberPrefix(parentId, seq, messageId, prefix);
     return prefix;
   }
 
-  private rememberPrefix(parentId: string, seq: number, prefix: Message[]): void {
+  private rememberPrefix(parentId: string, seq: number, messageId: string | null, prefix: Message[]): void {
     if (this.prefixes.size >= PREFIX_CACHE_ENTRIES) this.prefixes.delete(this.prefixes.keys().next().value!);
-    this.prefixes.set(`${parentId}@${seq}`, prefix);
+    this.prefixes.set(prefixKey(parentId, seq, messageId), prefix);
   }
 
   /**
@@ -744,10 +744,10 @@ export class SessionStore {
       try {
         await this.driver.append(id, 'update', async (tx) => {
           let state = this.cached(id) ?? null;
-          if (state && state.headSeq <= tx.headSeq && this.catchUp(state, await tx.readAfter(state.headSeq))) {
+          if (state && state.headSeq <= tx.headSeq && this.catchUp(state, checked(id, await tx.readAfter(state.headSeq))!)) {
             // caught up
           } else {
-            const events = await tx.readAfter(0);
+            const events = checked(id, await tx.readAfter(0))!;
             state = foldEvents(events, await this.prefixFor(id, events));
             this.remember(id, state);
           }
@@ -808,10 +808,9 @@ export class SessionStore {
     try {
       await this.write(parentId, undefined, () => null);
     } catch (err) {
-      if (err instanceof SessionNotFoundError) {
-        await this.driver.remove(childId);
-        this.cache.delete(childId);
-      }
+      // The call fails, so it must leave nothing behind: the caller may retry with the same id.
+      this.cache.delete(childId);
+      await this.mutex.run(childId, () => this.driver.remove(childId)).catch(() => undefined);
       throw err;
     }
   }
@@ -854,6 +853,26 @@ export class SessionStore {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/**
+ * Every event a driver hands back is checked before the fold sees it, whatever the backend: a damaged
+ * or foreign record is a CorruptSessionError, never a TypeError deep inside the fold.
+ */
+function checked<T extends StoredEvent[] | null>(id: string, events: T): T {
+  if (events === null) return events;
+  for (const [i, e] of events.entries()) {
+    const previous = events[i - 1];
+    if (!isStoredEvent(e) || (previous && e.seq !== previous.seq + 1)) {
+      throw new CorruptSessionError(id, `malformed or out-of-order event at position ${i} (seq ${String((e as { seq?: unknown })?.seq)})`, null);
+    }
+  }
+  return events;
+}
+
+/** Forks of a fork at different inherited messages share the parent's seq: the message is part of the key. */
+function prefixKey(parentId: string, seq: number | string, messageId: string | null): string {
+  return `${parentId}@${seq}#${messageId ?? ''}`;
+}
 
 function writeOptions(options: WriteOptions): number | undefined {
   const o = assertOptionsObject(options, 'options');

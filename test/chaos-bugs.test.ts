@@ -39,7 +39,14 @@ async function holdLockWithLiveProcess(dir: string, id: string, atMs = Date.now(
   await new Promise((r) => idle.once('spawn', r));
   fs.writeFileSync(
     path.join(dir, 'sessions', `${id}.lock`),
-    JSON.stringify({ pid: idle.pid, host: hostname(), token: 'held-by-a-live-process', at: new Date(atMs).toISOString() }),
+    JSON.stringify({
+      pid: idle.pid,
+      host: hostname(),
+      token: 'held-by-a-live-process',
+      at: new Date(atMs).toISOString(),
+      // Taken just now on the host's monotonic clock, whatever its wall clock said.
+      mono: Number(process.hrtime.bigint() / 1_000_000n),
+    }),
     { mode: 0o600, flag: 'wx' },
   );
 }

@@ -80,23 +80,70 @@ export type StoredEvent = EventBody & {
 };
 
 /**
- * Cheap structural check of an event read back from storage. Bodies were validated on the way in; this
- * catches foreign or damaged data without paying for a full schema parse of every line.
+ * Structural check of an event read back from storage. Bodies were validated on the way in; this
+ * catches foreign or damaged data (a valid envelope around a body the fold could not use) without the
+ * cost of a full schema parse of every line, so a bad line is corruption, never a TypeError later.
  */
 export function isStoredEvent(value: unknown): value is StoredEvent {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const e = value as Record<string, unknown>;
+  if (!isObject(value)) return false;
+  const e = value;
   if (!Number.isSafeInteger(e.seq) || (e.seq as number) < 1) return false;
   if (typeof e.at !== 'string' || typeof e.type !== 'string') return false;
-  if (!EVENT_TYPES.has(e.type as EventType)) return false;
-  switch (e.type) {
+  switch (e.type as EventType) {
     case 'session.created':
-      return typeof e.session === 'object' && e.session !== null && typeof (e.session as { id?: unknown }).id === 'string';
+      return isHeader(e.session) && (e.prefix === undefined || isMessageList(e.prefix));
     case 'message.added':
-      return typeof e.message === 'object' && e.message !== null && typeof (e.message as { id?: unknown }).id === 'string';
+      return isMessageRecord(e.message);
+    case 'title.set':
+      return e.title === null || typeof e.title === 'string';
+    case 'metadata.patched':
+      return isObject(e.patch);
+    case 'share.enabled':
+      return typeof e.token === 'string';
+    case 'snapshot.created':
+      return isObject(e.snapshot) && typeof e.snapshot.id === 'string' && isNullableString(e.snapshot.label) && isObject(e.snapshot.metadata);
+    case 'revert.applied':
+      return isNullableString(e.toMessageId) && isNullableString(e.snapshotId);
+    case 'compaction.checkpoint':
+      return typeof e.summary === 'string' && typeof e.throughMessageId === 'string' && isObject(e.metadata);
     case 'parent.detached':
-      return Array.isArray(e.prefix);
-    default:
+      return isMessageList(e.prefix);
+    case 'share.disabled':
+    case 'revert.undone':
+    case 'session.cleared':
+    case 'session.deleted':
       return true;
+    default:
+      return false;
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isNullableString(v: unknown): boolean {
+  return v === null || typeof v === 'string';
+}
+
+function isHeader(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    typeof v.id === 'string' &&
+    isNullableString(v.title) &&
+    isNullableString(v.parentId) &&
+    isNullableString(v.agentName) &&
+    isNullableString(v.userId) &&
+    isObject(v.metadata) &&
+    (v.forkedFrom === null ||
+      (isObject(v.forkedFrom) && isNullableString(v.forkedFrom.messageId) && Number.isSafeInteger(v.forkedFrom.seq)))
+  );
+}
+
+function isMessageRecord(v: unknown): boolean {
+  return isObject(v) && typeof v.id === 'string' && typeof v.role === 'string' && 'content' in v;
+}
+
+function isMessageList(v: unknown): boolean {
+  return Array.isArray(v) && v.every((m) => isMessageRecord(m) && Number.isSafeInteger((m as { seq?: unknown }).seq));
 }

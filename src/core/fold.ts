@@ -3,6 +3,7 @@
  * give the same state. The accumulator is mutated in place so that catching up on k new events costs
  * O(k), whatever the length of the history; callers that hand state out must copy (see view.ts).
  */
+import { CorruptSessionError } from './errors.js';
 import type { MessageRecord, SessionHeader, StoredEvent } from './events.js';
 import type { CompactionCheckpoint, JsonObject, JsonValue, Message } from './model.js';
 
@@ -54,7 +55,7 @@ export interface SessionState {
  */
 export function initialState(created: StoredEvent, prefix: Message[]): SessionState {
   if (created.type !== 'session.created') {
-    throw new Error(`a log must start with session.created, found ${created.type} at seq ${created.seq}`);
+    throw new CorruptSessionError('(unknown)', `a log must start with session.created, found ${created.type} at seq ${created.seq}`, null);
   }
   const inherited = created.prefix ?? prefix;
   // deepFreeze stops at the first frozen object, so an already-frozen prefix costs one check per message.
@@ -100,7 +101,7 @@ export function deepFreeze<T>(value: T): T {
 /** Applies one event (seq must be headSeq + 1). Events a valid writer could not have produced are ignored. */
 export function applyEvent(state: SessionState, event: StoredEvent): void {
   if (event.seq !== state.headSeq + 1) {
-    throw new Error(`event seq ${event.seq} does not follow head ${state.headSeq}`);
+    throw new CorruptSessionError(state.header.id, `event seq ${event.seq} does not follow head ${state.headSeq}`, null);
   }
   state.headSeq = event.seq;
   if (event.at > state.updatedAt) state.updatedAt = event.at;
@@ -201,7 +202,7 @@ export function findMessage(state: SessionState, id: string): Message | undefine
 
 export function foldEvents(events: readonly StoredEvent[], prefix: Message[]): SessionState {
   const [first, ...rest] = events;
-  if (!first) throw new Error('cannot fold an empty log');
+  if (!first) throw new CorruptSessionError('(unknown)', 'an empty log has no session', null);
   const state = initialState(first, prefix);
   for (const e of rest) applyEvent(state, e);
   return state;

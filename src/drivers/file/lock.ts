@@ -41,7 +41,29 @@ interface LockInfo {
   host: string | null;
   token: string | null;
   atMs: number | null;
+  /** The owner's process start time (Linux /proc), which tells a live owner from a reused pid. */
+  start: string | null;
+  /** When it was taken, on the host's monotonic clock (ms): ages that wall-clock steps cannot fake. */
+  monoMs: number | null;
 }
+
+/** CLOCK_MONOTONIC is one clock for every process of a host (time since boot), unlike Date.now(). */
+const monoNow = (): number => Number(process.hrtime.bigint() / 1_000_000n);
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null where /proc
+ * is not available. Unlike wall-clock ages it is immune to clock steps, and a reused pid has another.
+ */
+function processStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+const OWN_START = processStart(process.pid);
 
 const HOST = os.hostname();
 /** A lock file is created empty and filled by the very next syscall; one still empty after this long was
@@ -86,6 +108,8 @@ function readLockInfo(lockPath: string): LockInfo | null {
       host: null,
       token: null,
       atMs: null,
+      start: null,
+      monoMs: null,
     };
     try {
       const v = JSON.parse(buf.toString('utf8', 0, n)) as Record<string, unknown>;
@@ -94,6 +118,8 @@ function readLockInfo(lockPath: string): LockInfo | null {
       if (typeof v.host === 'string') info.host = v.host;
       const at = typeof v.at === 'string' ? Date.parse(v.at) : typeof v.at === 'number' ? v.at : NaN;
       if (Number.isFinite(at)) info.atMs = at;
+      if (typeof v.start === 'string') info.start = v.start;
+      if (Number.isFinite(v.mono)) info.monoMs = v.mono as number;
     } catch {
       // Empty or partial content: the owner is between creating and filling the file, or died there.
     }
@@ -103,19 +129,29 @@ function readLockInfo(lockPath: string): LockInfo | null {
   }
 }
 
+/**
+ * A lock is stale when its owner is gone (dead pid, or a live pid that started at another time: reused)
+ * or has held it longer than `staleMs` (hung). On this host age is measured on the monotonic clock, so
+ * a wall-clock step never makes a live owner's lock look old; only foreign or legacy locks (another
+ * host, no monotonic stamp) fall back to wall-clock age.
+ */
 function isStale(info: LockInfo, staleMs: number, now: number): boolean {
   if (info.token === null) return now - info.mtimeMs > Math.min(staleMs, EMPTY_LOCK_STALE_MS);
-  if (now - (info.atMs ?? info.mtimeMs) > staleMs) return true;
   if (info.host === HOST && info.pid !== null) {
-    if (info.pid === process.pid) return !heldTokens.has(info.token);
+    if (info.pid === process.pid) return (info.start !== null && info.start !== OWN_START) || !heldTokens.has(info.token);
     try {
       process.kill(info.pid, 0);
     } catch (err) {
       // EPERM means the pid exists under another user: alive.
       if (isErrno(err, 'ESRCH')) return true;
     }
+    if (info.start !== null && OWN_START !== null) {
+      const start = processStart(info.pid);
+      if (start !== null && start !== info.start) return true;
+    }
+    if (info.monoMs !== null) return monoNow() - info.monoMs > staleMs;
   }
-  return false;
+  return now - (info.atMs ?? info.mtimeMs) > staleMs;
 }
 
 function tryCreate(lockPath: string, io: FileIO, token: string): boolean {
@@ -127,7 +163,7 @@ function tryCreate(lockPath: string, io: FileIO, token: string): boolean {
     throw err;
   }
   try {
-    const content = JSON.stringify({ pid: process.pid, host: HOST, token, at: new Date().toISOString() });
+    const content = JSON.stringify({ pid: process.pid, host: HOST, token, at: new Date().toISOString(), start: OWN_START, mono: monoNow() });
     writeAll(io, fd, Buffer.from(content));
   } catch (err) {
     closeQuietly(io, fd);
