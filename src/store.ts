@@ -279,18 +279,23 @@ export class SessionStore {
   // ---------------------------------------------------------------- messages
 
   async addMessage(id: string, input: MessageInput, options: WriteOptions = {}): Promise<Message> {
-    const [message] = await this.addMessages(id, [input], options, 'message');
+    const [message] = await this.appendMessages(id, [input], options, 'message');
     return message!;
   }
 
   /** Appends messages atomically: all of them or none. Messages whose id is already stored are not re-added. */
-  async addMessages(id: string, inputs: MessageInput[], options: WriteOptions = {}, field = 'messages'): Promise<Message[]> {
+  async addMessages(id: string, inputs: MessageInput[], options: WriteOptions = {}): Promise<Message[]> {
+    return this.appendMessages(id, inputs, options, 'messages');
+  }
+
+  /** `field` names the argument in validation errors: `message` for addMessage, `messages[i]` for a batch. */
+  private async appendMessages(id: string, inputs: MessageInput[], options: WriteOptions, field: 'message' | 'messages'): Promise<Message[]> {
     assertSessionId(id, 'id');
     if (!Array.isArray(inputs)) throw new InvalidInputError(field, 'must be an array');
     const records = inputs.map((m, i) => parseMessageInput(m, field === 'message' ? field : `${field}[${i}]`));
     const expectedSeq = writeOptions(options);
     let resolved: Message[] = [];
-    const state = await this.write(
+    await this.write(
       id,
       expectedSeq,
       (current) => {
@@ -318,13 +323,11 @@ export class SessionStore {
           drafts.push({ type: 'message.added', message: record });
           order.push({ id: record.id });
         }
-        resolved = [];
         return { drafts, onApplied: (s) => (resolved = order.map((o) => o.existing ?? findMessage(s, o.id)!)) };
       },
       // A retried idempotent append must succeed even though the head moved past expectedSeq.
       { idempotentFirst: true },
     );
-    void state;
     return resolved;
   }
 
