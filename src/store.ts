@@ -746,6 +746,11 @@ export class SessionStore {
       let mutated = false;
       try {
         await this.driver.append(id, 'update', async (tx) => {
+          // A driver that retries calls the plan again: what the failed attempt folded must go.
+          if (mutated) {
+            this.cache.delete(id);
+            mutated = false;
+          }
           let state = this.cached(id) ?? null;
           if (state && state.headSeq <= tx.headSeq && this.catchUp(state, checked(id, await tx.readAfter(state.headSeq))!)) {
             // caught up

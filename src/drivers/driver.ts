@@ -85,6 +85,7 @@ export interface SessionDriver {
    * call `plan`, and append what it returns, all or nothing. `plan` may throw to abort (nothing is
    * written) or return null to write nothing. Mode 'create' fails with SessionExistsError if a log
    * exists; 'update' fails with SessionNotFoundError if none does. Resolves to the events written.
+   * A driver may call `plan` again if it retries after a transient failure; each call sees a fresh tx.
    */
   append(id: string, mode: AppendMode, plan: (tx: LogTransaction) => Promise<AppendPlan | null>): Promise<StoredEvent[]>;
 
