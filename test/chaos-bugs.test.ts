@@ -1,7 +1,6 @@
 /**
- * Bugs found by the chaos campaign (npm run chaos), each as a minimal reproduction. They are marked
- * `todo` so the suite stays green until src is fixed: then remove the `todo`, and delete the bug's
- * entry in chaos/known-bugs.ts so the campaign checks the invariant strictly again.
+ * Regression tests for the bugs the chaos campaign (npm run chaos) found, each a minimal reproduction
+ * (listed in chaos/known-bugs.ts, all fixed).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -51,7 +50,7 @@ async function holdLockWithLiveProcess(dir: string, id: string, atMs = Date.now(
   );
 }
 
-describe('bugs found by the chaos campaign', () => {
+describe('regressions: bugs found by the chaos campaign', () => {
   it(
     'forks of a fork at different inherited messages read their own prefix from one handle',
     async () => {

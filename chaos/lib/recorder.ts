@@ -3,7 +3,7 @@
  * full, then only counted) so the report says what broke, not just that something did.
  */
 import type { LatencySummary, PartResult } from './types.js';
-import type { KnownBugId } from '../known-bugs.js';
+import { KNOWN_BUGS, type KnownBugId } from '../known-bugs.js';
 
 const MAX_LINES = 40;
 
@@ -45,8 +45,15 @@ export class Recorder {
     else if (this.failures.length === MAX_LINES) this.failures.push('… (further failures counted only)');
   }
 
-  /** A violation explained by a bug already reported: kept visible, does not fail the run. */
+  /**
+   * A violation explained by a bug already reported: kept visible, does not fail the run while the bug
+   * is open. Once it is marked fixed, the same violation is a regression and fails the run.
+   */
   known(bug: KnownBugId, detail: string): void {
+    if (KNOWN_BUGS[bug].fixed) {
+      this.fail(`REGRESSION of fixed bug ${bug}: ${detail.slice(0, 300)}`);
+      return;
+    }
     this.count(`knownBug.${bug}`);
     this.count('knownBugViolations');
     const n = this.counters[`knownBug.${bug}`]!;
