@@ -671,7 +671,7 @@ export class SessionStore {
     this.cache.delete(id);
     const events = checked(id, await this.driver.readEvents(id, 0));
     if (events === null || events.length === 0) return null;
-    const state = foldEvents(events, await this.prefixFor(id, events));
+    const state = ownFold(id, events, await this.prefixFor(id, events));
     this.remember(id, state);
     return state;
   }
@@ -756,7 +756,7 @@ export class SessionStore {
             // caught up
           } else {
             const events = checked(id, await tx.readAfter(0))!;
-            state = foldEvents(events, await this.prefixFor(id, events));
+            state = ownFold(id, events, await this.prefixFor(id, events));
             this.remember(id, state);
           }
           if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
@@ -861,6 +861,13 @@ export class SessionStore {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** Folds a session's log, refusing a log that names another session (a misplaced or renamed file). */
+function ownFold(id: string, events: StoredEvent[], prefix: Message[]): SessionState {
+  const state = foldEvents(events, prefix);
+  if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
+  return state;
+}
 
 /**
  * Every event a driver hands back is checked before the fold sees it, whatever the backend: a damaged
