@@ -16,7 +16,7 @@ import {
   SnapshotNotFoundError,
   StaleSessionError,
 } from './core/errors.js';
-import { applyEvent, embeddedPrefix, findMessage, foldEvents, type SessionState } from './core/fold.js';
+import { applyEvent, deepFreeze, embeddedPrefix, findMessage, foldEvents, type SessionState } from './core/fold.js';
 import { assertSessionId, hashShareToken, isValidSessionId, newShareToken, uuidv7 } from './core/ids.js';
 import type {
   ChatMessage,
@@ -690,7 +690,7 @@ export class SessionStore {
    */
   private async prefixFor(id: string, events: readonly StoredEvent[], rest?: () => Promise<StoredEvent[] | null>): Promise<Message[]> {
     const embedded = embeddedPrefix(events);
-    if (embedded) return embedded;
+    if (embedded) return embedded.map(deepFreeze);
     const created = events[0]!;
     if (created.type !== 'session.created' || !created.session.forkedFrom) return [];
     const { parentId, forkedFrom } = created.session;
@@ -699,7 +699,7 @@ export class SessionStore {
       if (prefix) return prefix;
     }
     const later = rest ? embeddedPrefix((await rest()) ?? []) : null;
-    if (later) return later;
+    if (later) return later.map(deepFreeze);
     throw new CorruptSessionError(id, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
   }
 

@@ -50,16 +50,16 @@ export interface SessionState {
 
 /**
  * Starts a state from the log's first event. `prefix` is the fork's inherited history when the created
- * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`).
- * Its cost is two array copies: no per-message work, so forking stays cheap at any fork point.
+ * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`);
+ * its messages must be frozen. Cost: two array copies, no per-message work, so forks stay cheap.
  */
 export function initialState(created: StoredEvent, prefix: Message[]): SessionState {
   if (created.type !== 'session.created') {
     throw new CorruptSessionError('(unknown)', `a log must start with session.created, found ${created.type} at seq ${created.seq}`, null);
   }
+  // A prefix read from a parent's fold is frozen already; one embedded in this log was just parsed.
+  if (created.prefix) for (const m of created.prefix) deepFreeze(m);
   const inherited = created.prefix ?? prefix;
-  // deepFreeze stops at the first frozen object, so an already-frozen prefix costs one check per message.
-  for (const m of inherited) deepFreeze(m);
   const state: SessionState = {
     header: { ...created.session, metadata: { ...created.session.metadata } },
     createdAt: created.at,
