@@ -832,11 +832,23 @@ export function testDriver(harness: DriverHarness): void {
         await store.addMessage('mp-ref-bug', { role: 'user', content: 'mine' });
         await store.getSession('mp-ref-bug');
         await runConcurrently([{ kind: 'append-two', sessionId: 'mp-ref-bug', writer: 'other' }]);
-        await store.setTitle('mp-ref-bug', 'renamed');
-        await store.shareSession('mp-ref-bug');
-        await store.createSnapshot('mp-ref-bug');
-        await store.revertToMessage('mp-ref-bug', 2);
-        await store.updateMetadata('mp-ref-bug', { after: true });
+        const expected = ['mine', 'external 1 from other', 'external 2 from other'];
+        for (const write of [
+          () => store.setTitle('mp-ref-bug', 'renamed'),
+          () => store.shareSession('mp-ref-bug'),
+          () => store.createSnapshot('mp-ref-bug'),
+          () => store.revertToMessage('mp-ref-bug', 2),
+          () => store.updateMetadata('mp-ref-bug', { after: true }),
+        ]) {
+          await write();
+          // After every write, an independent handle (no shared cache) still sees all three messages.
+          const witness = opened.reopen();
+          try {
+            assert.deepEqual((await witness.getMessages('mp-ref-bug')).map((m) => m.content), expected);
+          } finally {
+            await witness.close();
+          }
+        }
         const s = await store.getSession('mp-ref-bug');
         assert.deepEqual(s.messages.map((m) => m.content), ['mine', 'external 1 from other', 'external 2 from other']);
         assert.equal(s.snapshots[0]!.messageCount, 3);
