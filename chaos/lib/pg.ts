@@ -12,19 +12,8 @@ export function freshSchema(prefix = 'tl_chaos'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
-export async function pgUnreachable(url: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return (err as Error).message || (err as { code?: string }).code || 'unknown error';
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export { pgUnreachable } from '../../test/helpers/pg-reachable.js';
+import { pgUnreachable } from '../../test/helpers/pg-reachable.js';
 
 /**
  * True when PostgreSQL answers. Otherwise records one clear skip line, or a failure when

@@ -2,7 +2,7 @@
  * The event log: the only thing threadloom stores. Every change to a session is one of these events,
  * appended with the next per-session `seq`. State is a fold of the events (see fold.ts).
  */
-import type { ForkPoint, JsonObject, Message, MessageContent, MessageRole, ToolCall } from './model.js';
+import type { JsonObject, Message, MessageContent, MessageRole, SessionInfo, ToolCall } from './model.js';
 
 /** A message as carried inside its `message.added` event: `seq` and `createdAt` come from the event. */
 export interface MessageRecord {
@@ -15,15 +15,8 @@ export interface MessageRecord {
   metadata?: JsonObject;
 }
 
-export interface SessionHeader {
-  id: string;
-  title: string | null;
-  parentId: string | null;
-  forkedFrom: ForkPoint | null;
-  agentName: string | null;
-  userId: string | null;
-  metadata: JsonObject;
-}
+/** What `session.created` records and later events amend: the SessionInfo fields a log itself holds. */
+export type SessionHeader = Pick<SessionInfo, 'id' | 'title' | 'parentId' | 'forkedFrom' | 'agentName' | 'userId' | 'metadata'>;
 
 export type EventBody =
   /**

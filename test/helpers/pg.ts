@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { redactSecrets, redactUrl } from '../../src/core/redact.js';
 import { secretsOf } from '../../src/drivers/postgres/errors.js';
+import { pgUnreachable as reachable } from './pg-reachable.js';
 
 export const PG_URL = process.env.THREADLOOM_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -16,19 +17,9 @@ export function freshSchema(prefix = 'tl_test'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-/** Null when PostgreSQL answers at PG_URL, else why not. */
-export async function pgUnreachable(url = PG_URL): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return (err as Error).message || (err as { code?: string }).code || 'unknown error';
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** Null when PostgreSQL answers (at PG_URL by default), else why not. */
+export function pgUnreachable(url = PG_URL): Promise<string | null> {
+  return reachable(url);
 }
 
 /**
