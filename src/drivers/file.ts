@@ -213,27 +213,52 @@ class FileSessionDriver implements FileDriver {
     });
   }
 
-  /** The up-to-date cache entry for a log (null: no file). Reads only bytes it has not validated yet. */
-  private refresh(id: string): LogCache | null {
-    const file = this.logPath(id);
-    const st = this.lstatLog(file);
-    let c = this.caches.get(id);
+  /**
+   * One lstat of a log: null when there is none (its cache is dropped); `fresh` is the cache entry when
+   * it still describes the whole file, so the caller needs no read at all.
+   */
+  private statLog(id: string): { fresh: LogCache | null } | null {
+    const st = this.lstatLog(this.logPath(id));
     if (!st) {
       this.caches.delete(id);
       return null;
     }
-    if (c && sameFile(c, st) && st.size === c.size && c.size === c.validSize) return this.touch(id, c);
-    const fd = this.openLogForRead(file);
+    const c = this.caches.get(id);
+    return { fresh: c && sameFile(c, st) && st.size === c.size && c.size === c.validSize ? c : null };
+  }
+
+  /** Opens a log for reading, with its cache entry only if that still fits the opened file. */
+  private openLog(id: string): { fd: number; fst: fs.Stats; c: LogCache | undefined } | null {
+    const fd = this.openLogForRead(this.logPath(id));
     if (fd === null) {
       this.caches.delete(id);
       return null;
     }
+    let c = this.caches.get(id);
     try {
       const fst = fs.fstatSync(fd);
+      // Replaced (another inode) or cut shorter than what we validated: start over.
       if (c && !(sameFile(c, fst) && fst.size >= c.validSize)) {
         this.caches.delete(id);
         c = undefined;
       }
+      return { fd, fst, c };
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** The up-to-date cache entry for a log (null: no file). Reads only bytes it has not validated yet. */
+  private refresh(id: string): LogCache | null {
+    const seen = this.statLog(id);
+    if (!seen) return null;
+    if (seen.fresh) return this.touch(id, seen.fresh);
+    const opened = this.openLog(id);
+    if (!opened) return null;
+    const { fd, fst } = opened;
+    let { c } = opened;
+    try {
       if (c) {
         const r = scanForward({
           fd,
@@ -258,28 +283,17 @@ class FileSessionDriver implements FileDriver {
   }
 
   private readRange(id: string, afterSeq: number, untilSeq: number): StoredEvent[] | null {
-    const file = this.logPath(id);
-    const st = this.lstatLog(file);
-    if (!st) {
-      this.caches.delete(id);
-      return null;
+    const seen = this.statLog(id);
+    if (!seen) return null;
+    if (seen.fresh) {
+      if (seen.fresh.validSize === 0) return null;
+      if (afterSeq >= seen.fresh.headSeq || untilSeq <= afterSeq) return [];
     }
-    let c = this.caches.get(id);
-    if (c && sameFile(c, st) && st.size === c.size && c.size === c.validSize) {
-      if (c.validSize === 0) return null;
-      if (afterSeq >= c.headSeq || untilSeq <= afterSeq) return [];
-    }
-    const fd = this.openLogForRead(file);
-    if (fd === null) {
-      this.caches.delete(id);
-      return null;
-    }
+    const opened = this.openLog(id);
+    if (!opened) return null;
+    const { fd, fst } = opened;
+    let { c } = opened;
     try {
-      const fst = fs.fstatSync(fd);
-      if (c && !(sameFile(c, fst) && fst.size >= c.validSize)) {
-        this.caches.delete(id);
-        c = undefined;
-      }
       let start = 0;
       let expectedSeq: number | null = null;
       if (c && afterSeq > 0) {
