@@ -50,12 +50,13 @@ import {
   firstAfterSeq,
   infoFromSummary,
   sessionInfo,
+  previewSummary,
   sessionSummary,
   sessionView,
   snapshotView,
 } from './core/view.js';
 import { exportDocument, importPlan, type SessionExport } from './core/exchange.js';
-import type { CorruptionReport, ListCursor, SessionDriver, SessionSummary } from './drivers/driver.js';
+import { SpeculationDeclined, type CorruptionReport, type ListCursor, type SessionDriver, type SessionSummary } from './drivers/driver.js';
 import { createFileDriver } from './drivers/file.js';
 import { createPostgresDriver, type PgPoolLike } from './drivers/postgres.js';
 import { redactUrl } from './core/redact.js';
@@ -744,16 +745,23 @@ export class SessionStore {
     return this.mutex.run(id, async () => {
       let result: SessionState | null = null;
       let mutated = false;
+      /** A speculative plan's outcome, folded into the cache only once the driver says it was written. */
+      let speculated: { state: SessionState; events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null = null;
+      let written: StoredEvent[];
       try {
-        await this.driver.append(id, 'update', async (tx) => {
+        written = await this.driver.append(id, 'update', async (tx) => {
           // A driver that retries calls the plan again: what the failed attempt folded must go.
           if (mutated) {
             this.cache.delete(id);
             mutated = false;
           }
+          speculated = null;
           let state = this.cached(id) ?? null;
           if (state && state.headSeq <= tx.headSeq && this.catchUp(state, checked(id, await tx.readAfter(state.headSeq))!)) {
-            // caught up
+            // caught up (with committed events only, so this holds even for a speculative plan)
+          } else if (tx.speculative) {
+            // This handle knows a later head than the driver's guess, or nothing: decide under the lock.
+            throw new SpeculationDeclined();
           } else {
             const events = checked(id, await tx.readAfter(0))!;
             state = ownFold(id, events, await this.prefixFor(id, events));
@@ -764,23 +772,39 @@ export class SessionStore {
           if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
           const decided = decide(state);
           const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
+          const onApplied = decided && !Array.isArray(decided) ? decided.onApplied : null;
           if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
           result = state;
           if (drafts.length === 0) {
-            if (decided && !Array.isArray(decided)) decided.onApplied(state);
+            // Nothing to write can still be an answer that needs the lock (a barrier, a deletion check).
+            if (tx.speculative) throw new SpeculationDeclined();
+            onApplied?.(state);
             return null;
           }
           const at = new Date().toISOString();
           const events = drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent);
+          if (tx.speculative) {
+            // The write may be discarded (the head moved): leave the cache as it is until it lands.
+            const summary = previewSummary(state, events);
+            if (summary === null) throw new SpeculationDeclined();
+            speculated = { state, events, onApplied };
+            return { events, summary };
+          }
           mutated = true;
           for (const e of events) applyEvent(state, e);
-          if (decided && !Array.isArray(decided)) decided.onApplied(state);
+          onApplied?.(state);
           return { events, summary: sessionSummary(state) };
         });
       } catch (err) {
         // Events folded for a write that did not land must not stay in the cache.
         if (mutated) this.cache.delete(id);
         throw err;
+      }
+      const landed = speculated as { state: SessionState; events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null;
+      if (landed && written === landed.events) {
+        for (const e of landed.events) applyEvent(landed.state, e);
+        this.remember(id, landed.state);
+        landed.onApplied?.(landed.state);
       }
       return result!;
     });

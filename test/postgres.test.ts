@@ -21,7 +21,7 @@ import {
   openStore,
   type StoredEvent,
 } from '../src/index.js';
-import type { SessionDriver, SessionSummary } from '../src/drivers/driver.js';
+import { SpeculationDeclined, type SessionDriver, type SessionSummary } from '../src/drivers/driver.js';
 import { compareListOrder } from '../src/drivers/listing.js';
 import { createPostgresDriver, type PgPoolLike } from '../src/drivers/postgres.js';
 import { LATEST_VERSION, MIGRATIONS } from '../src/drivers/postgres/schema.js';
@@ -311,6 +311,8 @@ if (await requirePostgres()) {
           capabilities: inner.capabilities,
           append: (id, mode, plan) =>
             inner.append(id, mode, async (tx) => {
+              // The kill targets the locked path's open transaction: a speculative attempt is declined.
+              if (killInPlan && tx.speculative) throw new SpeculationDeclined();
               const planned = await plan(tx);
               if (killInPlan) {
                 killInPlan = false;
@@ -714,6 +716,165 @@ if (await requirePostgres()) {
         assert.equal(await driver.head('sh'), null);
         const count = await admin.query(`SELECT count(*)::int AS n FROM "${s}".events WHERE session_id = 'sh'`);
         assert.equal(count.rows[0].n, 0, 'the events went with the session');
+      });
+    });
+
+    describe('speculative appends (one statement when the head is known)', () => {
+      /** A pg pool whose every statement is counted (pool.query and statements on checked-out clients). */
+      function countingPool(): { pool: PgPoolLike; statements: string[]; end(): Promise<void> } {
+        const real = new pg.Pool({ connectionString: PG_URL, max: 4 });
+        const statements: string[] = [];
+        const text = (q: unknown) => (typeof q === 'string' ? q : (q as { text: string }).text).replace(/\s+/g, ' ').trim();
+        const pool: PgPoolLike = {
+          query: (q: never, v?: never) => {
+            statements.push(text(q));
+            return real.query(q, v) as never;
+          },
+          connect: async () => {
+            const client = await real.connect();
+            return {
+              query: (q: never, v?: never) => {
+                statements.push(text(q));
+                return client.query(q, v) as never;
+              },
+              release: (err?: Error | boolean) => client.release(err),
+              on: (event: never, listener: never) => client.on(event, listener),
+              removeListener: (event: never, listener: never) => client.removeListener(event, listener),
+            } as never;
+          },
+          end: () => real.end(),
+        };
+        return { pool, statements, end: () => real.end() };
+      }
+
+      /** Records every plan call: whether it was speculative and what it read. */
+      function recordingDriver(inner: SessionDriver, calls: Array<{ speculative: boolean; reads: number[] }>): SessionDriver {
+        return {
+          ...inner,
+          name: inner.name,
+          capabilities: inner.capabilities,
+          append: (id, mode, plan) =>
+            inner.append(id, mode, async (tx) => {
+              const call = { speculative: tx.speculative === true, reads: [] as number[] };
+              calls.push(call);
+              return plan({
+                headSeq: tx.headSeq,
+                ...(tx.speculative ? { speculative: true } : {}),
+                readAfter: (after) => {
+                  call.reads.push(after);
+                  return tx.readAfter(after);
+                },
+              });
+            }),
+        };
+      }
+
+      it('a create and a warm addMessage are one statement each; reads of the result need no refold', async () => {
+        const s = schema();
+        const counted = countingPool();
+        const store = openStore({ pg: counted.pool, schema: s });
+        try {
+          await store.getSessionInfo('none').catch(() => undefined); // migrations and first connection
+          counted.statements.length = 0;
+          await store.createSession({ id: 'one' });
+          assert.equal(counted.statements.length, 1, counted.statements.join('\n'));
+          counted.statements.length = 0;
+          const m = await store.addMessage('one', { role: 'user', content: 'hi' });
+          assert.equal(counted.statements.length, 1, counted.statements.join('\n'));
+          assert.match(counted.statements[0]!, /FOR UPDATE NOWAIT/);
+          assert.deepEqual((await rawEvents(admin, s, 'one'))!.map((e) => e.seq), [1, 2]);
+          assert.deepEqual(await store.getMessages('one'), [m]);
+          const info = await store.getSessionInfo('one');
+          assert.equal(info.messageCount, 1);
+          assert.equal(info.headSeq, 2);
+        } finally {
+          await store.close();
+          await counted.end();
+        }
+      });
+
+      it("another process's append makes the attempt miss: the locked path appends after it, once, catching up by the tail only", async () => {
+        const s = schema();
+        const calls: Array<{ speculative: boolean; reads: number[] }> = [];
+        const a = new SessionStore(recordingDriver(createPostgresDriver({ url: PG_URL, schema: s }), calls));
+        try {
+          await a.createSession({ id: 'race' });
+          await a.addMessage('race', { id: 'a1', role: 'user', content: 'a1' });
+          // Another OS process appends: A's last known head (2) is now stale.
+          const [other] = await runWorkers({ kind: 'url', url: PG_URL, schema: s }, [{ kind: 'append', sessionId: 'race', writer: 'other', count: 1 }]);
+          assert.deepEqual(other!.acks, [{ id: 'other-0', seq: 3 }]);
+          calls.length = 0;
+          const m = await a.addMessage('race', { id: 'a2', role: 'user', content: 'a2' });
+          assert.equal(m.seq, 4);
+          assert.deepEqual(
+            calls.map((c) => c.speculative),
+            [true, false],
+            'the speculative attempt missed, then the locked path decided',
+          );
+          assert.ok(!calls.some((c) => c.reads.includes(0)), `no full refold: reads ${JSON.stringify(calls.map((c) => c.reads))}`);
+          const raw = (await rawEvents(admin, s, 'race'))!;
+          assert.deepEqual(raw.map((e) => e.seq), [1, 2, 3, 4]);
+          assert.deepEqual(
+            (await a.getMessages('race')).map((x) => x.id),
+            ['a1', 'other-0', 'a2'],
+          );
+        } finally {
+          await a.close();
+        }
+      });
+
+      it("a plan's verdict on a guessed head is not final: expectedSeq and idempotent retries are decided under the lock", async () => {
+        const s = schema();
+        const a = openStore({ url: PG_URL, schema: s });
+        const b = openStore({ url: PG_URL, schema: s });
+        try {
+          await a.createSession({ id: 'occ' });
+          await a.addMessage('occ', { id: 'x1', role: 'user', content: 'x1' });
+          await b.addMessage('occ', { id: 'x2', role: 'user', content: 'x2' });
+          // A guesses head 2; the true head is 3, which is what the caller expects.
+          const m = await a.addMessage('occ', { id: 'x3', role: 'user', content: 'x3' }, { expectedSeq: 3 });
+          assert.equal(m.seq, 4);
+          await assert.rejects(a.addMessage('occ', { role: 'user', content: 'late' }, { expectedSeq: 3 }), StaleSessionError);
+          // B's retry of x2 (already stored) is answered from the log, not appended again.
+          const again = await a.addMessage('occ', { id: 'x2', role: 'user', content: 'x2' });
+          assert.equal(again.seq, 3);
+          assert.deepEqual((await rawEvents(admin, s, 'occ'))!.map((e) => e.seq), [1, 2, 3, 4]);
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
+      it('a row held by another transaction: the attempt does not wait on it, the locked path does, then lands once', async () => {
+        const s = schema();
+        const store = openStore({ url: PG_URL, schema: s });
+        const holder = await rawClient();
+        try {
+          await store.createSession({ id: 'held' });
+          await store.addMessage('held', { id: 'h1', role: 'user', content: 'h1' });
+          await holder.query('BEGIN');
+          await holder.query(`SELECT 1 FROM "${s}".sessions WHERE id = 'held' FOR UPDATE`);
+          let landed = false;
+          const pending = store.addMessage('held', { id: 'h2', role: 'user', content: 'h2' }).then((m) => {
+            landed = true;
+            return m;
+          });
+          await sleep(300);
+          assert.equal(landed, false, 'waits for the row lock');
+          assert.deepEqual((await rawEvents(admin, s, 'held'))!.map((e) => e.seq), [1, 2]);
+          await holder.query('COMMIT');
+          const m = await pending;
+          assert.equal(m.seq, 3);
+          assert.deepEqual((await rawEvents(admin, s, 'held'))!.map((e) => e.seq), [1, 2, 3]);
+          // A non-message write (not speculated) and a delete keep the fast path consistent.
+          await store.setTitle('held', 'titled');
+          const next = await store.addMessage('held', { role: 'user', content: 'h4' });
+          assert.equal(next.seq, 5);
+          assert.equal((await store.getSessionInfo('held')).title, 'titled');
+        } finally {
+          await holder.end();
+          await store.close();
+        }
       });
     });
   });

@@ -3,6 +3,7 @@
  * so callers can never reach into the cached fold (messages themselves are frozen and shared).
  */
 import type { SessionSummary } from '../drivers/driver.js';
+import type { StoredEvent } from './events.js';
 import type { SessionState, SnapshotState } from './fold.js';
 import { hiddenCount } from './fold.js';
 import { hashShareToken } from './ids.js';
@@ -47,6 +48,20 @@ export function sessionSummary(state: SessionState): SessionSummary {
     headSeq: state.headSeq,
     deleted: state.deleted,
   };
+}
+
+/**
+ * The summary `state` would have after `events`, computed without changing it (for a speculative write,
+ * which may be discarded). Null unless every event adds a new message: the append hot path.
+ */
+export function previewSummary(state: SessionState, events: readonly StoredEvent[]): SessionSummary | null {
+  if (events.length === 0) return null;
+  let updatedAt = state.updatedAt;
+  for (const e of events) {
+    if (e.type !== 'message.added' || state.ownById.has(e.message.id)) return null;
+    if (e.at > updatedAt) updatedAt = e.at;
+  }
+  return { ...sessionSummary(state), updatedAt, messageCount: state.visible.length + events.length, headSeq: events[events.length - 1]!.seq };
 }
 
 export function infoFromSummary(summary: SessionSummary): SessionInfo {

@@ -46,8 +46,15 @@ export interface ListResult {
 
 /** The view of a log a plan gets inside an atomic append. */
 export interface LogTransaction {
-  /** Seq of the last event in the log; 0 when creating a new log. */
+  /** Seq of the last event in the log; 0 when creating a new log. A guess when `speculative`. */
   readonly headSeq: number;
+  /**
+   * Set when the driver holds no lock: `headSeq` is its last known head and the write will land only if
+   * the log still ends there (one conditional statement instead of a locked transaction). The plan must
+   * then leave shared state untouched, since the write may be discarded; any error it throws (typically
+   * SpeculationDeclined) sends the driver to the locked path, which calls the plan again.
+   */
+  readonly speculative?: boolean;
   /** Events after `afterSeq`, read under the same lock/transaction. */
   readAfter(afterSeq: number): Promise<StoredEvent[]>;
 }
@@ -56,6 +63,14 @@ export interface LogTransaction {
 export interface AppendPlan {
   events: StoredEvent[];
   summary: SessionSummary;
+}
+
+/** Thrown by a plan that will not decide on a guessed head: the driver retries under its lock. */
+export class SpeculationDeclined extends Error {
+  constructor() {
+    super('the plan needs the locked path');
+    this.name = 'SpeculationDeclined';
+  }
 }
 
 export type AppendMode = 'create' | 'update';
@@ -85,7 +100,8 @@ export interface SessionDriver {
    * call `plan`, and append what it returns, all or nothing. `plan` may throw to abort (nothing is
    * written) or return null to write nothing. Mode 'create' fails with SessionExistsError if a log
    * exists; 'update' fails with SessionNotFoundError if none does. Resolves to the events written.
-   * A driver may call `plan` again if it retries after a transient failure; each call sees a fresh tx.
+   * A driver may call `plan` again if it retries after a transient failure or a speculative attempt that
+   * did not land; each call sees a fresh tx, and only the last call's result is ever written.
    */
   append(id: string, mode: AppendMode, plan: (tx: LogTransaction) => Promise<AppendPlan | null>): Promise<StoredEvent[]>;
 

@@ -1,8 +1,11 @@
 /**
  * The PostgreSQL driver. One row per session in `<schema>.sessions` is both the session's write lock
- * (`SELECT … FOR UPDATE`) and its listing-index entry; `<schema>.events` holds the log. Every append is
+ * (`SELECT … FOR UPDATE`) and its listing-index entry; `<schema>.events` holds the log. An append first
+ * tries one autocommit statement conditional on the head this driver last saw (the common case of one
+ * writer per session: one round trip); when the head moved or the row is busy it takes the locked path,
  * one short transaction: lock the row, let the plan read the tail, insert the whole batch in one
- * statement, update the row from the summary, notify watchers, commit. See docs/postgres.md.
+ * statement, update the row from the summary, notify watchers, commit. A create is one statement
+ * (ON CONFLICT DO NOTHING decides between concurrent creators). See docs/postgres.md.
  *
  * `pg` is an optional peer dependency: it is imported on first use only (never for `{pg: pool}`), so
  * the rest of threadloom works without it.
@@ -112,6 +115,9 @@ function key(value: string | null): string | null {
 }
 
 const toSeq = (v: unknown): number => Number(v);
+
+/** Sessions whose head a driver remembers for speculative appends (a few dozen bytes each). */
+const KNOWN_HEADS_MAX = 10_000;
 
 /** A session id as an SQL literal. Ids are validated before they get here; this re-checks, never escapes. */
 function idLiteral(id: string): string {
@@ -280,36 +286,164 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     JSON.stringify(summary),
   ];
 
-  async function runAppend(
+  /** The last head seen per session (bounded): the guess a speculative append is conditional on. */
+  const knownHeads = new Map<string, number>();
+  const noteHead = (id: string, seq: number): void => {
+    knownHeads.delete(id);
+    knownHeads.set(id, seq);
+    if (knownHeads.size > KNOWN_HEADS_MAX) knownHeads.delete(knownHeads.keys().next().value!);
+  };
+
+  /**
+   * One autocommit statement that writes, never retried: once it is sent, a lost reply leaves its outcome
+   * unknown, exactly as a lost COMMIT, and the caller must be told rather than have it applied twice.
+   */
+  async function writeOnce(operation: string, text: string, values: unknown[]): Promise<PgQueryResultLike> {
+    const p = await ready();
+    try {
+      return await p.query(statement(text, values));
+    } catch (err) {
+      if (isConnectionError(err)) throw unavailable(`lost the connection to ${target} during ${operation}`, err, secrets);
+      throw storageFailure(operation, err, secrets);
+    }
+  }
+
+  /**
+   * The append fast path: one round trip instead of a locked transaction's three. The plan runs against
+   * the head this driver last saw, then one statement inserts the events and moves the head only if the
+   * row is unlocked and still at that head. `missed` when it did not land (someone else appended, holds
+   * the row, or the plan declined): nothing was written and the locked path decides again.
+   */
+  async function appendSpeculatively(
     id: string,
-    mode: AppendMode,
+    guess: number,
+    plan: (tx: LogTransaction) => Promise<AppendPlan | null>,
+  ): Promise<StoredEvent[] | 'missed'> {
+    let planned: AppendPlan | null;
+    try {
+      planned = await plan({
+        headSeq: guess,
+        speculative: true,
+        readAfter: async (afterSeq) => {
+          if (afterSeq >= guess) return [];
+          // Events up to a head once seen are committed and never change: no lock needed to read them.
+          const r = await query(
+            'read log',
+            `SELECT event::text AS event FROM ${s}.events WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
+            [id, afterSeq, guess],
+          );
+          return parseEvents(r.rows);
+        },
+      });
+    } catch {
+      // Whatever a plan concluded from a guessed head (stale, not found, declined) is decided again under the lock.
+      return 'missed';
+    }
+    if (planned === null) return 'missed';
+    checkSeqs(planned.events, guess);
+    const events = planned.events;
+    const last = events[events.length - 1]!.seq;
+    let r: PgQueryResultLike;
+    try {
+      r = await writeOnce(
+        'append',
+        `WITH locked AS (
+           SELECT id FROM ${s}.sessions WHERE id = $1 AND head_seq = $14 FOR UPDATE NOWAIT
+         ), updated AS (
+           UPDATE ${s}.sessions ses
+              SET head_seq = $4, parent_id = $5, agent_name = $6, user_id = $7, updated_at = $8,
+                  share_token_hash = $9, deleted = $10, summary = $11::json
+             FROM locked
+            WHERE ses.id = locked.id
+           RETURNING ses.id
+         ), inserted AS (
+           INSERT INTO ${s}.events (session_id, seq, event)
+           SELECT updated.id, t.seq, t.event FROM updated, unnest($2::bigint[], $3::json[]) AS t (seq, event)
+         )
+         SELECT count(*) AS applied FROM (SELECT pg_notify($12, $13) FROM updated) AS notified`,
+        [
+          id,
+          events.map((e) => e.seq),
+          events.map((e) => JSON.stringify(e)),
+          last,
+          ...summaryColumns(planned.summary),
+          channel,
+          JSON.stringify({ id, seq: last }),
+          guess,
+        ],
+      );
+    } catch (err) {
+      // 55P03: another append holds the row right now; wait for it on the locked path.
+      if (err instanceof StorageError && err.errno === '55P03') return 'missed';
+      throw err;
+    }
+    if (Number(r.rows[0]?.applied) !== 1) {
+      knownHeads.delete(id);
+      return 'missed';
+    }
+    noteHead(id, last);
+    return events;
+  }
+
+  /**
+   * A new log in one autocommit statement: the session row and its first events, or nothing when the id
+   * is taken (ON CONFLICT: of concurrent creators exactly one wins). The plan of a create reads nothing.
+   */
+  async function createLog(id: string, plan: (tx: LogTransaction) => Promise<AppendPlan | null>): Promise<StoredEvent[]> {
+    const planned = await plan({ headSeq: 0, readAfter: async () => [] });
+    if (planned === null) return [];
+    checkSeqs(planned.events, null);
+    const events = planned.events;
+    const last = events[events.length - 1]!.seq;
+    const r = await writeOnce(
+      'append',
+      `WITH created AS (
+         INSERT INTO ${s}.sessions (id, head_seq, parent_id, agent_name, user_id, updated_at, share_token_hash, deleted, summary)
+         VALUES ($1, $4, $5, $6, $7, $8, $9, $10, $11::json)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id
+       ), inserted AS (
+         INSERT INTO ${s}.events (session_id, seq, event)
+         SELECT created.id, t.seq, t.event FROM created, unnest($2::bigint[], $3::json[]) AS t (seq, event)
+       )
+       SELECT count(*) AS created FROM (SELECT pg_notify($12, $13) FROM created) AS notified`,
+      [id, events.map((e) => e.seq), events.map((e) => JSON.stringify(e)), last, ...summaryColumns(planned.summary), channel, JSON.stringify({ id, seq: last })],
+    );
+    if (Number(r.rows[0]?.created) !== 1) throw new SessionExistsError(id);
+    noteHead(id, last);
+    return events;
+  }
+
+  /** The locked path: the session row is locked for the whole decision, so the plan sees the true head. */
+  async function appendLocked(
+    id: string,
     plan: (tx: LogTransaction) => Promise<AppendPlan | null>,
     planCalled: { value: boolean },
   ): Promise<StoredEvent[]> {
     const p = await ready();
     return withConnection(p, async (client, markBroken) => {
-      // BEGIN and the first statement travel together (simple protocol, one round trip); the id is
-      // inlined, which is safe because session ids are validated to [A-Za-z0-9._:-] (see idLiteral).
-      const first =
-        mode === 'update'
-          ? // The row lock: appends to one session queue here, across every process.
-            `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)} FOR UPDATE`
-          : `SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)}`;
       try {
-        const opened = lastResult(await txQuery(client, 'append', `BEGIN; SET LOCAL lock_timeout = ${lockTimeoutMs}; ${first}`));
-        let headSeq = 0;
-        if (mode === 'update') {
-          if (opened.rows.length === 0) throw new SessionNotFoundError(id);
-          headSeq = toSeq(opened.rows[0].head_seq);
-        } else if (opened.rows.length > 0) {
-          throw new SessionExistsError(id);
+        // BEGIN and the row lock travel together (simple protocol, one round trip); the id is inlined,
+        // which is safe because session ids are validated to [A-Za-z0-9._:-] (see idLiteral). Appends to
+        // one session queue on this row lock, across every process.
+        const opened = lastResult(
+          await txQuery(
+            client,
+            'append',
+            `BEGIN; SET LOCAL lock_timeout = ${lockTimeoutMs}; SELECT head_seq FROM ${s}.sessions WHERE id = ${idLiteral(id)} FOR UPDATE`,
+          ),
+        );
+        if (opened.rows.length === 0) {
+          knownHeads.delete(id);
+          throw new SessionNotFoundError(id);
         }
+        const headSeq = toSeq(opened.rows[0].head_seq);
         planCalled.value = true;
         const planned = await plan({
           headSeq,
           readAfter: async (afterSeq) => {
             // Under the lock nothing follows headSeq: the usual catch-up of a warm cache costs no query.
-            if (mode === 'create' || afterSeq >= headSeq) return [];
+            if (afterSeq >= headSeq) return [];
             const r = await txQuery(
               client,
               'read log',
@@ -321,51 +455,29 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
         });
         if (planned === null) {
           await txQuery(client, 'append', 'ROLLBACK');
+          noteHead(id, headSeq);
           return [];
         }
-        checkSeqs(planned.events, mode === 'create' ? null : headSeq);
+        checkSeqs(planned.events, headSeq);
         const events = planned.events;
         const last = events[events.length - 1]!.seq;
-        const seqs = events.map((e) => e.seq);
-        const bodies = events.map((e) => JSON.stringify(e));
-        const payload = JSON.stringify({ id, seq: last });
-        const columns = summaryColumns(planned.summary);
-        if (mode === 'create') {
-          const r = await txQuery(
-            client,
-            'append',
-            `WITH created AS (
-               INSERT INTO ${s}.sessions (id, head_seq, parent_id, agent_name, user_id, updated_at, share_token_hash, deleted, summary)
-               VALUES ($1, $4, $5, $6, $7, $8, $9, $10, $11::json)
-               ON CONFLICT (id) DO NOTHING
-               RETURNING id
-             ), inserted AS (
-               INSERT INTO ${s}.events (session_id, seq, event)
-               SELECT created.id, t.seq, t.event FROM created, unnest($2::bigint[], $3::json[]) AS t (seq, event)
-             )
-             SELECT (SELECT count(*) FROM created) AS created, pg_notify($12, $13)`,
-            [id, seqs, bodies, last, ...columns, channel, payload],
-          );
-          // A concurrent create committed first: exactly one of them wins.
-          if (Number(r.rows[0]?.created) !== 1) throw new SessionExistsError(id);
-        } else {
-          await txQuery(
-            client,
-            'append',
-            `WITH inserted AS (
-               INSERT INTO ${s}.events (session_id, seq, event)
-               SELECT $1, t.seq, t.event FROM unnest($2::bigint[], $3::json[]) AS t (seq, event)
-             ), updated AS (
-               UPDATE ${s}.sessions
-                  SET head_seq = $4, parent_id = $5, agent_name = $6, user_id = $7, updated_at = $8,
-                      share_token_hash = $9, deleted = $10, summary = $11::json
-                WHERE id = $1
-             )
-             SELECT pg_notify($12, $13)`,
-            [id, seqs, bodies, last, ...columns, channel, payload],
-          );
-        }
+        await txQuery(
+          client,
+          'append',
+          `WITH inserted AS (
+             INSERT INTO ${s}.events (session_id, seq, event)
+             SELECT $1, t.seq, t.event FROM unnest($2::bigint[], $3::json[]) AS t (seq, event)
+           ), updated AS (
+             UPDATE ${s}.sessions
+                SET head_seq = $4, parent_id = $5, agent_name = $6, user_id = $7, updated_at = $8,
+                    share_token_hash = $9, deleted = $10, summary = $11::json
+              WHERE id = $1
+           )
+           SELECT pg_notify($12, $13)`,
+          [id, events.map((e) => e.seq), events.map((e) => JSON.stringify(e)), last, ...summaryColumns(planned.summary), channel, JSON.stringify({ id, seq: last })],
+        );
         await txQuery(client, 'append', 'COMMIT');
+        noteHead(id, last);
         return events;
       } catch (err) {
         // Nothing of the transaction is visible; a connection that cannot roll back is destroyed.
@@ -384,7 +496,13 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     async head(id) {
       assertSessionId(id);
       const r = await query('head', `SELECT head_seq FROM ${s}.sessions WHERE id = $1`, [id]);
-      return r.rows.length === 0 ? null : toSeq(r.rows[0].head_seq);
+      if (r.rows.length === 0) {
+        knownHeads.delete(id);
+        return null;
+      }
+      const head = toSeq(r.rows[0].head_seq);
+      noteHead(id, head);
+      return head;
     },
 
     async readEvents(id, afterSeq, untilSeq) {
@@ -407,10 +525,18 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
 
     async append(id, mode, plan) {
       assertSessionId(id);
+      if (mode !== 'create' && mode !== 'update') throw new InvalidInputError('mode', "must be 'create' or 'update'");
+      if (typeof plan !== 'function') throw new InvalidInputError('plan', 'must be a function');
+      if (mode === 'create') return createLog(id, plan);
+      const guess = knownHeads.get(id);
+      if (guess !== undefined) {
+        const written = await appendSpeculatively(id, guess, plan);
+        if (written !== 'missed') return written;
+      }
       for (let attempt = 1; ; attempt++) {
         const planCalled = { value: false };
         try {
-          return await runAppend(id, mode, plan, planCalled);
+          return await appendLocked(id, plan, planCalled);
         } catch (err) {
           // A connection that died before the plan ran (a stale pooled connection) is retried once:
           // nothing was decided or written yet. After that, the caller gets the typed error.
@@ -510,6 +636,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
 
     async remove(id) {
       assertSessionId(id);
+      knownHeads.delete(id);
       // The events go with the row (ON DELETE CASCADE); watchers are told so they see it is gone.
       await query(
         'remove',
