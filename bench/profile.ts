@@ -187,6 +187,16 @@ const scenarios: Record<string, (dir: string, n: number) => Promise<number>> = {
     await store.close();
     return ms;
   },
+  async 'append-null'(_dir, n) {
+    const store = openStore({ driver: createNullDriver() });
+    await store.createSession({ id: 's' });
+    await store.addMessage('s', message(0));
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await store.addMessage('s', message(i));
+    const ms = performance.now() - t0;
+    await store.close();
+    return ms;
+  },
   async 'fork-deep'(dir, n) {
     await buildSessions(dir, [{ id: 'p', count: 100_000 }], () => undefined);
     const store = fileStore(dir, 'process');
@@ -223,7 +233,7 @@ const scenarios: Record<string, (dir: string, n: number) => Promise<number>> = {
   },
 };
 
-const defaults: Record<string, number> = { 'append-fs-process': 5_000, 'append-fs-full': 1_000, 'append-phases-process': 5_000, 'append-phases-full': 1_000, 'append-process': 20_000, 'append-full': 3_000, 'fork-deep': 30, 'cold-open': 5, create: 20_000 };
+const defaults: Record<string, number> = { 'append-fs-process': 5_000, 'append-fs-full': 1_000, 'append-phases-process': 5_000, 'append-phases-full': 1_000, 'append-process': 20_000, 'append-null': 50_000, 'append-full': 3_000, 'fork-deep': 30, 'cold-open': 5, create: 20_000 };
 
 async function main(): Promise<void> {
   const [name, count] = process.argv.slice(2);

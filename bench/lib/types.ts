@@ -1,7 +1,21 @@
 /** Shapes exchanged between the runner (bench/run.ts) and a workload child (bench/child.ts). */
 
+/**
+ * How big a run is: 'full' (the large sizes), 'quick' (the default: the same history lengths, smaller
+ * listing fixtures and fewer repetitions, < 3 min on 2 cores) or 'smoke' (tiny sizes, a few iterations:
+ * checks that every workload still runs; its figures and targets mean nothing).
+ */
+export type BenchMode = 'smoke' | 'quick' | 'full';
+
+export const BENCH_MODES: readonly BenchMode[] = ['smoke', 'quick', 'full'];
+
+/** The seed of a run unless `--seed N` says otherwise (recorded in the results JSON). */
+export const DEFAULT_SEED = 20261202;
+
 export interface BenchConfig {
-  quick: boolean;
+  mode: BenchMode;
+  /** Seeds every random choice a workload makes (bench/lib/random.ts); data content is index-derived. */
+  seed: number;
   /** Repository root (cwd of every child, so `--import tsx` resolves). */
   root: string;
   /** PostgreSQL URL for the postgres workload. */
@@ -43,7 +57,7 @@ export interface WorkloadResult {
   integrityErrors: string[];
   /** Set when the workload could not run at all (e.g. PostgreSQL unavailable). */
   skipped?: string;
-  /** Raw figures for bench/results/latest.json. */
+  /** Raw figures for the results JSON (bench/results/<date>.json). */
   data: Record<string, unknown>;
 }
 

@@ -5,22 +5,23 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { buildSessions, fileSize, fileStore, gc, journalPath, logPath, message, sizeLabel, type Durability } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
 import { target, type Workload } from '../lib/types.js';
 import { openStore } from '../../src/store.js';
 import { createNullDriver } from '../lib/null-driver.js';
+import { workloadRng } from '../lib/random.js';
+import { bySize } from '../lib/scale.js';
 
 const workload: Workload = {
   name: 'append',
   title: 'Append vs history length, and vs the storage limit',
   async run(ctx, out) {
-    const { quick } = ctx.config;
-    const sizes = quick ? [100, 2_000, 10_000] : [100, 10_000, 100_000];
+    const rng = workloadRng(ctx.config, 'append');
+    const sizes = bySize(ctx.config, { full: [100, 10_000, 100_000], quick: [100, 10_000, 100_000], smoke: [20, 100, 300] });
     const modes: Array<{ mode: Durability; appends: number; rounds: number }> = [
-      { mode: 'process', appends: quick ? 100 : 1000, rounds: quick ? 10 : 20 },
-      { mode: 'full', appends: quick ? 40 : 300, rounds: quick ? 5 : 10 },
+      { mode: 'process', ...bySize(ctx.config, { full: { appends: 1000, rounds: 20 }, quick: { appends: 500, rounds: 10 }, smoke: { appends: 20, rounds: 2 } }) },
+      { mode: 'full', ...bySize(ctx.config, { full: { appends: 300, rounds: 10 }, quick: { appends: 150, rounds: 10 }, smoke: { appends: 10, rounds: 2 } }) },
     ];
     const dir = ctx.tmpDir;
     const ids = sizes.map((n) => `h${n}`);
@@ -55,7 +56,7 @@ const workload: Workload = {
         const indexLineBytes = fileSize(journalPath(dir)) - journalBefore;
 
         // The bare loop writes one JSON line of exactly threadloom's event-line size.
-        const proto = { seq: 0, at: '', type: 'message.added', message: { id: randomUUID(), role: 'user', content: message(0).content as string } };
+        const proto = { seq: 0, at: '', type: 'message.added', message: { id: rng.uuid(), role: 'user', content: message(0).content as string } };
         const probe = JSON.stringify({ ...proto, at: new Date().toISOString(), seq: 1_000_000 }) + '\n';
         const pad = Math.max(0, eventLineBytes - Buffer.byteLength(probe));
         proto.message.content += 'x'.repeat(pad);
@@ -204,7 +205,7 @@ const workload: Workload = {
     }
     out.tables.push({
       title: 'Per-append latency (interleaved rounds; ratios on p50)',
-      columns: ['durability', 'case', 'n', 'p50', 'p99', 'mean', 'vs @100', 'vs bare'],
+      columns: ['durability', 'case', 'n', 'p50', 'p99', 'mean', `vs @${sizeLabel(sizes[0]!)}`, 'vs bare'],
       rows,
       leftAlign: [0, 1],
     });

@@ -1,5 +1,6 @@
 /** Batch append: one addMessages of 100 messages vs 100 single addMessage calls, both durability modes. */
 import { buildSessions, fileStore, gc, message, messages, type Durability } from '../lib/fixtures.js';
+import { bySize } from '../lib/scale.js';
 import { fmtMs, fmtRatio, rotate, summarize } from '../lib/stats.js';
 import type { Workload } from '../lib/types.js';
 
@@ -9,14 +10,15 @@ const workload: Workload = {
   name: 'batch',
   title: 'Batch append',
   async run(ctx, out) {
-    const { quick } = ctx.config;
     const modes: Array<{ mode: Durability; reps: number }> = [
-      { mode: 'process', reps: quick ? 8 : 30 },
-      { mode: 'full', reps: quick ? 3 : 10 },
+      { mode: 'process', reps: bySize(ctx.config, { full: 30, quick: 15, smoke: 2 }) },
+      { mode: 'full', reps: bySize(ctx.config, { full: 10, quick: 5, smoke: 2 }) },
     ];
+    const history = bySize(ctx.config, { full: 1000, quick: 1000, smoke: 100 });
+    const warmups = bySize(ctx.config, { full: 20, quick: 20, smoke: 5 });
     const dir = ctx.tmpDir;
     const id = 'batch';
-    await buildSessions(dir, [{ id, count: 1000 }], ctx.log);
+    await buildSessions(dir, [{ id, count: history }], ctx.log);
     const rows: Array<Array<string | number>> = [];
     const data: Record<string, unknown> = {};
     let n = 10_000;
@@ -28,7 +30,7 @@ const workload: Workload = {
         // Warm-up: cold fold, JIT.
         await store.addMessages(id, messages(n, BATCH));
         n += BATCH;
-        for (let i = 0; i < 20; i++) await store.addMessage(id, message(n++));
+        for (let i = 0; i < warmups; i++) await store.addMessage(id, message(n++));
         const batch: number[] = [];
         const singles: number[] = [];
         for (let r = 0; r < reps; r++) {
@@ -62,7 +64,7 @@ const workload: Workload = {
       }
     }
     out.tables.push({
-      title: `${BATCH} messages appended as one batch vs one by one (session of ~1 000 messages)`,
+      title: `${BATCH} messages appended as one batch vs one by one (session of ~${history.toLocaleString('en-US').replace(/,/g, ' ')} messages)`,
       columns: ['durability', 'how', 'reps', 'p50 (100 msgs)', 'p99', 'per message', 'batch speedup'],
       rows,
       leftAlign: [0, 1],

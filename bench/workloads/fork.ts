@@ -1,17 +1,18 @@
 /**
  * Fork: forkSession at message 50 000 of a 100 000-message session vs at message 10 (forks copy no
  * messages, so the cost should not depend on the fork point), and reading a fork on a cold handle.
+ * (Full and quick sizes; smoke: a 300-message parent.)
  */
 import { buildSessions, fileStore, settle, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize } from '../lib/stats.js';
+import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 
 const workload: Workload = {
   name: 'fork',
   title: 'Fork',
   async run(ctx, out) {
-    const { quick } = ctx.config;
-    const size = quick ? 10_000 : 100_000;
+    const size = bySize(ctx.config, { full: 100_000, quick: 100_000, smoke: 300 });
     const deep = size / 2;
     const early = 10;
     const parent = 'parent';
@@ -19,7 +20,7 @@ const workload: Workload = {
     const buildS = await buildSessions(dir, [{ id: parent, count: size }], ctx.log);
     out.notes.push(`setup: ${sizeLabel(size)} messages in ${buildS.toFixed(1)} s`);
     const points = { deep, early } as const;
-    const reps = quick ? 5 : 20;
+    const reps = bySize(ctx.config, { full: 20, quick: 10, smoke: 3 });
     const samples: Record<'deep' | 'early', number[]> = { deep: [], early: [] };
     const store = fileStore(dir, 'process');
     try {
@@ -46,7 +47,7 @@ const workload: Workload = {
     out.targets.push(target('fork', `forkSession p50 at message ${sizeLabel(deep)} / at message ${early}`, d.p50 / e.p50, 2, `${fmtMs(d.p50)} vs ${fmtMs(e.p50)} on a ${sizeLabel(size)}-message parent`));
 
     // Reading a fork on a cold handle: its prefix comes from the parent's log.
-    const coldReps = quick ? 2 : 5;
+    const coldReps = bySize(ctx.config, { full: 5, quick: 3, smoke: 2 });
     ctx.log(`cold getMessages({limit: 50}) of the forks and the parent × ${coldReps}`);
     const cases: Array<{ label: string; id: string; expectLastSeq?: number }> = [
       { label: `fork at message ${sizeLabel(deep)}`, id: 'fork-deep-0', expectLastSeq: deep + 1 },

@@ -1,10 +1,11 @@
 /**
  * Listing: listSessions({limit: 50}) over 1 000, 10 000 and 100 000 sessions, on a warm handle and as
  * the first call of a cold handle. Sessions are created with durability 'process'; creation is timed
- * and capped so it stays within a budget.
+ * and capped so it stays within a budget. Quick mode stops at 10 000 sessions, smoke at 300.
  */
 import { fileStore, gc, settle, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, summarize, type Summary } from '../lib/stats.js';
+import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 
 const CREATE_BUDGET_S = 180;
@@ -17,8 +18,10 @@ const workload: Workload = {
   name: 'listing',
   title: 'Listing',
   async run(ctx, out) {
-    const { quick } = ctx.config;
-    const levels = quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+    const levels = bySize(ctx.config, { full: [1_000, 10_000, 100_000], quick: [1_000, 10_000], smoke: [100, 300] });
+    const warmN = bySize(ctx.config, { full: 200, quick: 100, smoke: 10 });
+    const warmups = bySize(ctx.config, { full: 20, quick: 20, smoke: 3 });
+    const coldReps = bySize(ctx.config, { full: 5, quick: 3, smoke: 2 });
     const dir = ctx.tmpDir;
     const creator = fileStore(dir, 'process');
     const warm = fileStore(dir, 'process');
@@ -33,7 +36,7 @@ const workload: Workload = {
     try {
       for (const [li, wanted] of levels.entries()) {
         let level = wanted;
-        if (!quick && created > 0) {
+        if (created > 0) {
           const rate = created / (createMs / 1000);
           const fits = Math.floor(((CREATE_BUDGET_S - createMs / 1000) * rate + created) / 1000) * 1000;
           if (fits < wanted) {
@@ -57,8 +60,7 @@ const workload: Workload = {
         if (first.sessions.length !== 50 || first.sessions[0]!.id !== sessionId(level - 1)) {
           throw new Error(`listing returned ${first.sessions.length} sessions starting at ${first.sessions[0]?.id}`);
         }
-        for (let w = 0; w < 20; w++) await warm.listSessions({ limit: 50 });
-        const warmN = quick ? 50 : 200;
+        for (let w = 0; w < warmups; w++) await warm.listSessions({ limit: 50 });
         const warmSamples: number[] = [];
         const pageTwo: number[] = [];
         for (let k = 0; k < warmN; k++) {
@@ -72,7 +74,6 @@ const workload: Workload = {
           }
         }
         // Cold handle: the first call loads the whole index.
-        const coldReps = quick ? 2 : 5;
         const coldSamples: number[] = [];
         let coldIndexBytes = 0;
         for (let r = 0; r < coldReps; r++) {
@@ -123,7 +124,7 @@ const workload: Workload = {
     );
     out.tables.push({
       title: 'listSessions({limit: 50}) (file driver)',
-      columns: ['sessions', 'call', 'n', 'p50', 'p99', 'vs 1k', 'notes'],
+      columns: ['sessions', 'call', 'n', 'p50', 'p99', `vs ${sizeLabel(levels[0]!)}`, 'notes'],
       rows,
       leftAlign: [1, 6],
     });

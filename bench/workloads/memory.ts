@@ -1,13 +1,15 @@
 /**
  * Memory: peak RSS of a process that lists 100 000 sessions page by page, and of one that reads a
  * 100 000-message session page by page, against a process that only loaded the library. Each
- * measurement is a fresh child process (bench/memory-probe.ts), so peaks do not mix.
+ * measurement is a fresh child process (bench/memory-probe.ts), so peaks do not mix. Quick mode lists
+ * 10 000 sessions; smoke uses 200 sessions and a 300-message session.
  */
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildSessions, fileSize, fileStore, journalPath, logPath, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio } from '../lib/stats.js';
+import { bySize } from '../lib/scale.js';
 import type { Workload } from '../lib/types.js';
 import { sessionId } from './listing.js';
 
@@ -27,9 +29,9 @@ const workload: Workload = {
   name: 'memory',
   title: 'Memory (peak RSS)',
   async run(ctx, out) {
-    const { quick, root } = ctx.config;
-    const sessions = quick ? 5_000 : 100_000;
-    const messages = quick ? 10_000 : 100_000;
+    const { root } = ctx.config;
+    const sessions = bySize(ctx.config, { full: 100_000, quick: 10_000, smoke: 200 });
+    const messages = bySize(ctx.config, { full: 100_000, quick: 100_000, smoke: 300 });
     const dir = ctx.tmpDir;
     const bigId = 'long';
     const buildS = await buildSessions(dir, [{ id: bigId, count: messages }], ctx.log);

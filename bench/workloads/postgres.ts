@@ -9,6 +9,8 @@ import { openStore, type SessionStore } from '../../src/store.js';
 import { redactUrl } from '../../src/core/redact.js';
 import { message, messages, SETUP_BATCH, sizeLabel } from '../lib/fixtures.js';
 import { fmtMs, fmtRate, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
+import { workloadRng } from '../lib/random.js';
+import { bySize } from '../lib/scale.js';
 import { target, type Workload, type WorkloadResult } from '../lib/types.js';
 import { sessionId } from './listing.js';
 
@@ -68,10 +70,12 @@ const workload: Workload = {
   name: 'postgres',
   title: 'PostgreSQL',
   async run(ctx, out) {
-    const { quick, pgUrl } = ctx.config;
+    const { pgUrl } = ctx.config;
+    const rng = workloadRng(ctx.config, 'postgres');
     const where = redactUrl(pgUrl);
     const pg = await loadPg();
     if (typeof pg === 'string') return skip(out, pg, ctx.log);
+    // Not seeded on purpose: two runs against one database (same seed) must not share a schema.
     const schema = `tl_bench_${randomBytes(5).toString('hex')}`;
     const mkPool = (): Pool => {
       const p = new pg.Pool({ connectionString: pgUrl, max: 10, connectionTimeoutMillis: 5000, application_name: 'threadloom-bench' });
@@ -107,19 +111,18 @@ const workload: Workload = {
       const data: Record<string, unknown> = {};
 
       // ---- append vs history, and vs a bare INSERT
-      const sizes = quick ? [100, 2_000, 10_000] : [100, 10_000, 100_000];
+      const sizes = bySize(ctx.config, { full: [100, 10_000, 100_000], quick: [100, 10_000, 100_000], smoke: [20, 100, 300] });
       const ids = sizes.map((n) => `h${n}`);
       let t0 = performance.now();
       for (const [i, id] of ids.entries()) await buildPg(a, id, sizes[i]!);
       out.notes.push(`setup: ${sizes.map(sizeLabel).join(' + ')} messages with addMessages(1000) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      const appends = quick ? 60 : 300;
-      const rounds = 10;
+      const { appends, rounds } = bySize(ctx.config, { full: { appends: 300, rounds: 10 }, quick: { appends: 150, rounds: 10 }, smoke: { appends: 6, rounds: 2 } });
       ctx.log(`append: ${appends} timed appends per case`);
       let n = 1_000_000;
       const protoDoc = { seq: 0, at: '', type: 'message.added', message: { id: '', role: 'user', content: message(0).content } };
       let bareSeq = 0;
       const bare = async () => {
-        const doc = JSON.stringify({ ...protoDoc, seq: ++bareSeq, at: new Date().toISOString(), message: { ...protoDoc.message, id: randomBytes(16).toString('hex') } });
+        const doc = JSON.stringify({ ...protoDoc, seq: ++bareSeq, at: new Date().toISOString(), message: { ...protoDoc.message, id: rng.hex(16) } });
         await poolA.query(`INSERT INTO "${schema}".bench_bare (doc) VALUES ($1::jsonb)`, [doc]);
       };
       for (let w = 0; w < 10; w++) {
@@ -141,7 +144,8 @@ const workload: Workload = {
       }
       // Round trips: a bare `SELECT 1`, and the statements one addMessage / one fresh read sends.
       const rt: number[] = [];
-      for (let k = 0; k < 100; k++) {
+      const roundTrips = bySize(ctx.config, { full: 100, quick: 100, smoke: 10 });
+      for (let k = 0; k < roundTrips; k++) {
         const t = performance.now();
         await poolA.query('SELECT 1');
         rt.push(performance.now() - t);
@@ -176,7 +180,7 @@ const workload: Workload = {
       rows.push(['append', 'diag: SELECT 1 round trip (same pool)', rtS.n, fmtMs(rtS.p50), fmtMs(rtS.p99), fmtRatio(rtS.p50 / bareS.p50)]);
       for (const [i, id] of ids.entries()) {
         const s = stats.get(id)!;
-        rows.push(['append', `addMessage @${sizeLabel(sizes[i]!)}`, s.n, fmtMs(s.p50), fmtMs(s.p99), `${fmtRatio(s.p50 / bareS.p50)} bare, ${fmtRatio(s.p50 / smallS.p50)} @100`]);
+        rows.push(['append', `addMessage @${sizeLabel(sizes[i]!)}`, s.n, fmtMs(s.p50), fmtMs(s.p99), `${fmtRatio(s.p50 / bareS.p50)} bare, ${fmtRatio(s.p50 / smallS.p50)} @${sizeLabel(sizes[0]!)}`]);
       }
       out.targets.push(
         target('postgres', `append p50 @${sizeLabel(sizes[sizes.length - 1]!)} / @${sizeLabel(sizes[0]!)}`, bigS.p50 / smallS.p50, 1.5, `${fmtMs(bigS.p50)} vs ${fmtMs(smallS.p50)} (p99 ${fmtMs(bigS.p99)} vs ${fmtMs(smallS.p99)})`),
@@ -186,7 +190,7 @@ const workload: Workload = {
 
       // ---- fresh read after one external append (B writes, A reads)
       const freshIds = [ids[0]!, ids[ids.length - 1]!];
-      const freshN = quick ? 15 : 100;
+      const freshN = bySize(ctx.config, { full: 100, quick: 50, smoke: 3 });
       ctx.log(`fresh read after one external append × ${freshN}`);
       for (const id of freshIds) {
         await a.getMessages(id, { limit: 50 });
@@ -210,7 +214,9 @@ const workload: Workload = {
       data.freshRead = freshS;
 
       // ---- listing
-      const levels = quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+      const levels = bySize(ctx.config, { full: [1_000, 10_000, 100_000], quick: [1_000, 10_000], smoke: [100, 300] });
+      const warmN = bySize(ctx.config, { full: 200, quick: 100, smoke: 10 });
+      const coldReps = bySize(ctx.config, { full: 3, quick: 3, smoke: 2 });
       let created = 0;
       let createMs = 0;
       const warmAt: Summary[] = [];
@@ -240,14 +246,14 @@ const workload: Workload = {
         const total = level + existing;
         for (let w = 0; w < 10; w++) await a.listSessions({ limit: 50 });
         const warm: number[] = [];
-        for (let k = 0; k < (quick ? 50 : 200); k++) {
+        for (let k = 0; k < warmN; k++) {
           const t = performance.now();
           const page = await a.listSessions({ limit: 50 });
           warm.push(performance.now() - t);
           if (page.sessions.length !== 50) throw new Error(`listing returned ${page.sessions.length} sessions`);
         }
         const cold: number[] = [];
-        for (let r = 0; r < 3; r++) {
+        for (let r = 0; r < coldReps; r++) {
           const c = openStore({ url: pgUrl, schema });
           const t = performance.now();
           await c.listSessions({ limit: 50 });

@@ -6,6 +6,7 @@ import type { FileDriver } from '../../src/drivers/file.js';
 import type { SessionStore } from '../../src/store.js';
 import { buildSessions, fileStore, message, settle, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
+import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 
 function logBytesRead(store: SessionStore): number {
@@ -16,9 +17,8 @@ const workload: Workload = {
   name: 'reads',
   title: 'Reads',
   async run(ctx, out) {
-    const { quick } = ctx.config;
     const small = 100;
-    const big = quick ? 10_000 : 100_000;
+    const big = bySize(ctx.config, { full: 100_000, quick: 100_000, smoke: 300 });
     const sizes = [small, big];
     const ids = sizes.map((n) => `r${n}`);
     const dir = ctx.tmpDir;
@@ -33,7 +33,7 @@ const workload: Workload = {
     };
 
     // 1. Cold open: a new handle, first getMessages({limit: 50}).
-    const coldReps = quick ? 3 : 7;
+    const coldReps = bySize(ctx.config, { full: 7, quick: 3, smoke: 2 });
     ctx.log(`cold open × ${coldReps}`);
     const cold: number[][] = sizes.map(() => []);
     const coldBytes: number[] = sizes.map(() => 0);
@@ -62,9 +62,11 @@ const workload: Workload = {
         await b.getSessionInfo(id);
       }
       // 2. Warm getChatHistory({maxMessages: 50}).
-      const warmN = quick ? 100 : 500;
+      // Timed in 10 interleaved rounds of warmN / 10 calls per session.
+      const warmN = bySize(ctx.config, { full: 500, quick: 300, smoke: 20 });
+      const warmups = bySize(ctx.config, { full: 50, quick: 50, smoke: 5 });
       ctx.log(`warm getChatHistory × ${warmN}`);
-      for (let w = 0; w < 50; w++) for (const id of ids) await a.getChatHistory(id, { maxMessages: 50 });
+      for (let w = 0; w < warmups; w++) for (const id of ids) await a.getChatHistory(id, { maxMessages: 50 });
       const hist: number[][] = sizes.map(() => []);
       const warmPage: number[][] = sizes.map(() => []);
       for (let r = 0; r < 10; r++) {
@@ -87,7 +89,7 @@ const workload: Workload = {
       data.warmGetMessages = warmPageS;
 
       // 3. Fresh read after ONE external append.
-      const freshN = quick ? 15 : 100;
+      const freshN = bySize(ctx.config, { full: 100, quick: 60, smoke: 3 });
       ctx.log(`fresh read after one external append × ${freshN}`);
       const fresh: number[][] = sizes.map(() => []);
       const freshBytes: number[][] = sizes.map(() => []);
@@ -120,8 +122,8 @@ const workload: Workload = {
       await b.close();
     }
     out.tables.push({
-      title: 'Read latency (file driver; ratios on p50 against the 100-message session)',
-      columns: ['operation', 'history', 'n', 'p50', 'p99', 'vs @100', 'notes'],
+      title: `Read latency (file driver; ratios on p50 against the ${sizeLabel(small)}-message session)`,
+      columns: ['operation', 'history', 'n', 'p50', 'p99', `vs @${sizeLabel(small)}`, 'notes'],
       rows,
       leftAlign: [0, 6],
     });

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileStore, logPath, type Durability } from '../lib/fixtures.js';
 import { fmtMs, fmtRatio, fmtRate, summarize } from '../lib/stats.js';
+import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 
 interface WriterReport {
@@ -114,10 +115,10 @@ const workload: Workload = {
   name: 'writers',
   title: 'Many writers (8 OS processes)',
   async run(ctx, out) {
-    const { quick, root } = ctx.config;
+    const { root } = ctx.config;
     const plans: Array<{ mode: Durability; count: number }> = [
-      { mode: 'process', count: quick ? 50 : 500 },
-      { mode: 'full', count: quick ? 20 : 150 },
+      { mode: 'process', count: bySize(ctx.config, { full: 500, quick: 200, smoke: 5 }) },
+      { mode: 'full', count: bySize(ctx.config, { full: 150, quick: 60, smoke: 2 }) },
     ];
     const rows: Array<Array<string | number>> = [];
     const data: Record<string, unknown> = {};
