@@ -16,7 +16,17 @@ import {
   SnapshotNotFoundError,
   StaleSessionError,
 } from './core/errors.js';
-import { applyEvent, deepFreeze, embeddedPrefix, findMessage, foldEvents, type SessionState } from './core/fold.js';
+import {
+  NO_PREFIX,
+  applyEvent,
+  deepFreeze,
+  embeddedPrefix,
+  findMessage,
+  foldEvents,
+  wholePrefix,
+  type MessagePrefix,
+  type SessionState,
+} from './core/fold.js';
 import { assertSessionId, hashShareToken, isValidSessionId, newShareToken, uuidv7 } from './core/ids.js';
 import type {
   ChatMessage,
@@ -138,7 +148,7 @@ export class SessionStore {
   readonly driver: SessionDriver;
   /** Folded sessions, least recently used first (Map order), bounded by `cacheSessions`. */
   private readonly cache = new Map<string, SessionState>();
-  private readonly prefixes = new Map<string, Message[]>();
+  private readonly prefixes = new Map<string, MessagePrefix>();
   private readonly mutex = new KeyedMutex();
   private closed = false;
 
@@ -184,7 +194,7 @@ export class SessionStore {
       metadata: given.metadata === undefined ? {} : toJsonObject(given.metadata, 'input.metadata'),
     };
     if (parentId !== null) await this.load(parentId);
-    const state = await this.createLog(id, [{ type: 'session.created', session: header }], 1, []);
+    const state = await this.createLog(id, [{ type: 'session.created', session: header }], 1, NO_PREFIX);
     if (parentId !== null) await this.confirmParentAlive(parentId, id);
     return sessionInfo(state);
   }
@@ -374,7 +384,8 @@ export class SessionStore {
     const forkedFrom = atMessage
       ? { messageId: atMessage.id, seq: Math.max(atMessage.seq, parent.firstSeq) }
       : { messageId: null, seq: parent.headSeq };
-    const prefix = parent.visible.slice(0, at + 1);
+    // Shared, not copied: forking costs the same at message 10 and at message 100 000.
+    const prefix: MessagePrefix = { source: parent.visible, length: at + 1 };
     this.rememberPrefix(id, forkedFrom.seq, forkedFrom.messageId, prefix);
     const header = {
       id: childId,
@@ -689,18 +700,18 @@ export class SessionStore {
    * deleted), else read from the parent's log. `rest` loads the remainder of a partially read log,
    * needed only when the parent is gone and the copy sits after the part already read.
    */
-  private async prefixFor(id: string, events: readonly StoredEvent[], rest?: () => Promise<StoredEvent[] | null>): Promise<Message[]> {
+  private async prefixFor(id: string, events: readonly StoredEvent[], rest?: () => Promise<StoredEvent[] | null>): Promise<MessagePrefix> {
     const embedded = embeddedPrefix(events);
-    if (embedded) return embedded.map(deepFreeze);
+    if (embedded) return wholePrefix(embedded.map(deepFreeze));
     const created = events[0]!;
-    if (created.type !== 'session.created' || !created.session.forkedFrom) return [];
+    if (created.type !== 'session.created' || !created.session.forkedFrom) return NO_PREFIX;
     const { parentId, forkedFrom } = created.session;
     if (parentId !== null) {
       const prefix = await this.forkPrefix(id, parentId, forkedFrom.seq, forkedFrom.messageId);
       if (prefix) return prefix;
     }
     const later = rest ? embeddedPrefix((await rest()) ?? []) : null;
-    if (later) return later.map(deepFreeze);
+    if (later) return wholePrefix(later.map(deepFreeze));
     throw new CorruptSessionError(id, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
   }
 
@@ -708,7 +719,7 @@ export class SessionStore {
    * The parent's visible messages up to the fork point, as of the fork's seq: immutable once written, so
    * cached by (parent, seq). Reads the parent's log only up to that seq. Null when the parent log is gone.
    */
-  private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<Message[] | null> {
+  private async forkPrefix(childId: string, parentId: string, seq: number, messageId: string | null): Promise<MessagePrefix | null> {
     const key = prefixKey(parentId, seq, messageId);
     const hit = this.prefixes.get(key);
     if (hit) return hit;
@@ -719,12 +730,12 @@ export class SessionStore {
     if (messageId !== null && at < 0) {
       throw new CorruptSessionError(childId, `fork point ${messageId} is not in parent ${JSON.stringify(parentId)} at seq ${seq}`, null);
     }
-    const prefix = parent.visible.slice(0, at + 1);
+    const prefix: MessagePrefix = { source: parent.visible, length: at + 1 };
     this.rememberPrefix(parentId, seq, messageId, prefix);
     return prefix;
   }
 
-  private rememberPrefix(parentId: string, seq: number, messageId: string | null, prefix: Message[]): void {
+  private rememberPrefix(parentId: string, seq: number, messageId: string | null, prefix: MessagePrefix): void {
     if (this.prefixes.size >= PREFIX_CACHE_ENTRIES) this.prefixes.delete(this.prefixes.keys().next().value!);
     this.prefixes.set(prefixKey(parentId, seq, messageId), prefix);
   }
@@ -810,13 +821,13 @@ export class SessionStore {
     });
   }
 
-  private async createLog(id: string, drafts: Draft[], firstSeq: number, prefix: Message[]): Promise<SessionState> {
+  private async createLog(id: string, drafts: Draft[], firstSeq: number, prefix: MessagePrefix): Promise<SessionState> {
     const at = new Date().toISOString();
     const events = drafts.map((d, i) => ({ ...d, seq: firstSeq + i, at }) as StoredEvent);
     return this.createLogFromEvents(id, events, prefix);
   }
 
-  private async createLogFromEvents(id: string, events: StoredEvent[], prefix: Message[] = []): Promise<SessionState> {
+  private async createLogFromEvents(id: string, events: StoredEvent[], prefix: MessagePrefix = NO_PREFIX): Promise<SessionState> {
     this.assertOpen();
     const state = foldEvents(events, prefix);
     try {
@@ -887,7 +898,7 @@ export class SessionStore {
 // ------------------------------------------------------------------ helpers
 
 /** Folds a session's log, refusing a log that names another session (a misplaced or renamed file). */
-function ownFold(id: string, events: StoredEvent[], prefix: Message[]): SessionState {
+function ownFold(id: string, events: StoredEvent[], prefix: MessagePrefix): SessionState {
   const state = foldEvents(events, prefix);
   if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
   return state;

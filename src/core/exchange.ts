@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
 import type { EventBody, SessionHeader, StoredEvent } from './events.js';
-import { foldEvents, type SessionState } from './fold.js';
+import { NO_PREFIX, foldEvents, type SessionState } from './fold.js';
 import { isValidSessionId } from './ids.js';
 import type { JsonObject, Message, SessionInfo } from './model.js';
 import { MESSAGE_ROLES } from './model.js';
@@ -260,7 +260,7 @@ function toIso(value: string | number | null | undefined): string | null {
 
 function checkFolds(events: StoredEvent[]): void {
   try {
-    foldEvents(events, []);
+    foldEvents(events, NO_PREFIX);
   } catch (err) {
     throw new InvalidInputError('doc.events', (err as Error).message);
   }

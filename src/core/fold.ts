@@ -46,37 +46,91 @@ export interface SessionState {
   shareToken: string | null;
   checkpoint: CompactionCheckpoint | null;
   deleted: boolean;
+  /**
+   * Set while a fork's `all` and `visible` are still its inherited prefix, not yet copied: they are
+   * materialised on first access, so creating (or listing) a fork costs nothing per inherited message.
+   */
+  lazyPrefix: MessagePrefix | null;
+}
+
+/**
+ * The first `length` messages of `source`, shared rather than copied. Safe because a fold only ever
+ * `push`es onto its message arrays (every other change assigns a new array), so a prefix of one never
+ * changes once written. Messages are frozen.
+ */
+export interface MessagePrefix {
+  readonly source: readonly Message[];
+  readonly length: number;
+}
+
+export const NO_PREFIX: MessagePrefix = { source: [], length: 0 };
+
+export function wholePrefix(messages: readonly Message[]): MessagePrefix {
+  return { source: messages, length: messages.length };
+}
+
+/** How many messages readers see, without materialising a fork's deferred history. */
+export function visibleLength(state: SessionState): number {
+  return state.lazyPrefix ? state.lazyPrefix.length : state.visible.length;
+}
+
+/** Makes `all` and `visible` copy the prefix on first access (read or write), then plain properties again. */
+function deferHistory(state: SessionState, prefix: MessagePrefix): void {
+  const materialize = (): void => {
+    if (state.lazyPrefix === null) return;
+    state.lazyPrefix = null;
+    for (const key of ['all', 'visible'] as const) {
+      Object.defineProperty(state, key, { value: prefix.source.slice(0, prefix.length), writable: true, enumerable: true, configurable: true });
+    }
+  };
+  state.lazyPrefix = prefix;
+  for (const key of ['all', 'visible'] as const) {
+    Object.defineProperty(state, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        materialize();
+        return state[key];
+      },
+      set(value: Message[]) {
+        materialize();
+        state[key] = value;
+      },
+    });
+  }
 }
 
 /**
  * Starts a state from the log's first event. `prefix` is the fork's inherited history when the created
  * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`);
- * its messages must be frozen. Cost: two array copies, no per-message work, so forks stay cheap.
+ * its messages must be frozen. Cost: O(1); the prefix is copied only when the fork's history is first used.
  */
-export function initialState(created: StoredEvent, prefix: Message[]): SessionState {
+export function initialState(created: StoredEvent, prefix: MessagePrefix): SessionState {
   if (created.type !== 'session.created') {
     throw new CorruptSessionError('(unknown)', `a log must start with session.created, found ${created.type} at seq ${created.seq}`, null);
   }
   // A prefix read from a parent's fold is frozen already; one embedded in this log was just parsed.
   if (created.prefix) for (const m of created.prefix) deepFreeze(m);
-  const inherited = created.prefix ?? prefix;
+  const inherited = created.prefix ? wholePrefix(created.prefix) : prefix;
   const state: SessionState = {
     header: { ...created.session, metadata: { ...created.session.metadata } },
     createdAt: created.at,
     updatedAt: created.at,
     headSeq: created.seq,
-    all: inherited.slice(),
+    all: [],
     prefixLength: inherited.length,
     ownById: new Map(),
     prefixById: null,
     firstSeq: created.seq,
-    visible: inherited.slice(),
+    visible: [],
     revert: null,
     snapshots: [],
     shareToken: null,
     checkpoint: null,
     deleted: false,
+    lazyPrefix: null,
   };
+  if (inherited.length > 0) deferHistory(state, inherited);
   return state;
 }
 
@@ -200,7 +254,7 @@ export function findMessage(state: SessionState, id: string): Message | undefine
   return state.prefixById.get(id);
 }
 
-export function foldEvents(events: readonly StoredEvent[], prefix: Message[]): SessionState {
+export function foldEvents(events: readonly StoredEvent[], prefix: MessagePrefix): SessionState {
   const [first, ...rest] = events;
   if (!first) throw new CorruptSessionError('(unknown)', 'an empty log has no session', null);
   const state = initialState(first, prefix);

@@ -5,7 +5,7 @@
 import type { SessionSummary } from '../drivers/driver.js';
 import type { StoredEvent } from './events.js';
 import type { SessionState, SnapshotState } from './fold.js';
-import { hiddenCount } from './fold.js';
+import { hiddenCount, visibleLength } from './fold.js';
 import { hashShareToken } from './ids.js';
 import type { ChatMessage, Message, Session, SessionInfo, Snapshot } from './model.js';
 
@@ -21,7 +21,7 @@ export function sessionInfo(state: SessionState): SessionInfo {
     metadata: structuredClone(h.metadata),
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
-    messageCount: state.visible.length,
+    messageCount: visibleLength(state),
     shared: state.shareToken !== null,
     headSeq: state.headSeq,
   };
@@ -43,7 +43,7 @@ export function sessionSummary(state: SessionState): SessionSummary {
     metadata: h.metadata,
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
-    messageCount: state.visible.length,
+    messageCount: visibleLength(state),
     shareTokenHash: state.shareToken === null ? null : hashShareToken(state.shareToken),
     headSeq: state.headSeq,
     deleted: state.deleted,
@@ -61,7 +61,7 @@ export function previewSummary(state: SessionState, events: readonly StoredEvent
     if (e.type !== 'message.added' || state.ownById.has(e.message.id)) return null;
     if (e.at > updatedAt) updatedAt = e.at;
   }
-  return { ...sessionSummary(state), updatedAt, messageCount: state.visible.length + events.length, headSeq: events[events.length - 1]!.seq };
+  return { ...sessionSummary(state), updatedAt, messageCount: visibleLength(state) + events.length, headSeq: events[events.length - 1]!.seq };
 }
 
 export function infoFromSummary(summary: SessionSummary): SessionInfo {
