@@ -76,7 +76,7 @@ const workload: Workload = {
       rows.push([`cold handle, getMessages({limit: 50}) of ${cases[i]!.label}`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtRatio(s.p50 / coldS[1]!.p50), `read ${fmtBytes(coldBytes[i]!)} of logs`]),
     );
     out.notes.push(
-      `a cold read of a fork folds the parent's whole log (${fmtBytes(coldBytes[1]!)} read even for the fork at message ${early}); forkSession itself copies the ${sizeLabel(deep)}-message prefix into the child's fold (arrays + a by-id Map)`,
+      `forkSession shares the parent's messages with the child (copied only when the fork is first read or extended), so its cost does not depend on the fork point; a cold read of a fork reads the parent's log up to the fork point only (${fmtBytes(coldBytes[1]!)} for the fork at message ${early}, ${fmtBytes(coldBytes[0]!)} at ${sizeLabel(deep)})`,
     );
     out.tables.push({ title: 'Fork cost and reading a fork (file driver)', columns: ['operation', 'n', 'p50', 'p99', 'ratio', 'notes'], rows, leftAlign: [0, 5] });
     out.data = { forkDeep: d, forkEarly: e, coldRead: Object.fromEntries(cases.map((c, i) => [c.label, coldS[i]])) };

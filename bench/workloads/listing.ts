@@ -102,7 +102,7 @@ const workload: Workload = {
       const heapAfter = process.memoryUsage().heapUsed;
       out.notes.push(
         `created ${fmtInt(created)} sessions in ${(createMs / 1000).toFixed(1)} s (${fmtRate(created / (createMs / 1000))}, one createSession each, durability 'process'); ` +
-          `after a full GC the creating handle's heap is ${fmtBytes(heapAfter - heapBefore)} larger (${fmtBytes((heapAfter - heapBefore) / created)} per session: its per-session cache is not bounded)`,
+          `after a full GC the creating handle's heap is ${fmtBytes(heapAfter - heapBefore)} larger (${fmtBytes((heapAfter - heapBefore) / created)} per session: the file driver keeps the listing index in memory, and the store up to cacheSessions (1 000) folds)`,
       );
       data.created = created;
       data.createSeconds = createMs / 1000;

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { buildSessions, fileSize, fileStore, journalPath, logPath, sizeLabel } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio } from '../lib/stats.js';
 import { bySize } from '../lib/scale.js';
-import type { Workload } from '../lib/types.js';
+import { target, type Workload } from '../lib/types.js';
 import { sessionId } from './listing.js';
 
 const run = promisify(execFile);
@@ -82,8 +82,20 @@ const workload: Workload = {
         row(`read all ${sizeLabel(messages)} messages (getMessages, limit 50)`, read, `log ${fmtBytes(logBytes)}`),
       ],
     });
+    // "Bounded": serving a page of 50 must not hold the session. A quarter of the log is generous for
+    // read buffers and a compact per-message index; holding every message (today's fold) is ~2x the log.
+    const readExtra = read.maxRSS - base.maxRSS;
+    out.targets.push(
+      target(
+        'memory',
+        `read ${sizeLabel(messages)} messages page by page: extra peak RSS / log size`,
+        readExtra / logBytes,
+        0.25,
+        `+${fmtBytes(readExtra)} for a ${fmtBytes(logBytes)} log (listing ${sizeLabel(sessions)} sessions: +${fmtBytes(list.maxRSS - base.maxRSS)} for a ${fmtBytes(indexBytes)} index, held in memory by design)`,
+      ),
+    );
     out.notes.push(
-      `reading page by page folds the whole session in memory first (the store keeps a full fold per session): +${fmtBytes(read.maxRSS - base.maxRSS)} for a ${fmtBytes(logBytes)} log — a known limitation, reported, not a target`,
+      `reading page by page folds the whole session in memory first (the store keeps a full fold per session): +${fmtBytes(readExtra)} for a ${fmtBytes(logBytes)} log`,
       'getMessages({afterSeq, limit}) returns the LATEST `limit` messages after afterSeq, so it cannot page forward; the probe pages backward with {beforeSeq, limit: 50}',
     );
     out.data = { baseline: base, list, read, logBytes, indexBytes, sessions, messages };
