@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createFileDriver, type FileIO } from '../src/drivers/file.js';
-import { openStore } from '../src/store.js';
+import { openStore, type SessionStore } from '../src/store.js';
 import { buildSessions, fileStore, message, type Durability } from './lib/fixtures.js';
 import { createNullDriver } from './lib/null-driver.js';
 import { benchTmpDir } from './lib/tmpdir.js';
@@ -166,36 +166,28 @@ async function appendFsCalls(dir: string, n: number, durability: Durability): Pr
   return totalMs;
 }
 
+/** `n` warm single appends to session 's' of `store` (closed afterwards); milliseconds spent. */
+async function timedAppends(store: SessionStore, n: number): Promise<number> {
+  await store.addMessage('s', message(0));
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await store.addMessage('s', message(i));
+  const ms = performance.now() - t0;
+  await store.close();
+  return ms;
+}
+
+async function fileAppends(dir: string, n: number, durability: Durability): Promise<number> {
+  await buildSessions(dir, [{ id: 's', count: 1000 }], () => undefined);
+  return timedAppends(fileStore(dir, durability), n);
+}
+
 const scenarios: Record<string, (dir: string, n: number) => Promise<number>> = {
-  async 'append-process'(dir, n) {
-    await buildSessions(dir, [{ id: 's', count: 1000 }], () => undefined);
-    const store = fileStore(dir, 'process');
-    await store.addMessage('s', message(0));
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await store.addMessage('s', message(i));
-    const ms = performance.now() - t0;
-    await store.close();
-    return ms;
-  },
-  async 'append-full'(dir, n) {
-    await buildSessions(dir, [{ id: 's', count: 1000 }], () => undefined);
-    const store = fileStore(dir, 'full');
-    await store.addMessage('s', message(0));
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await store.addMessage('s', message(i));
-    const ms = performance.now() - t0;
-    await store.close();
-    return ms;
-  },
+  'append-process': (dir, n) => fileAppends(dir, n, 'process'),
+  'append-full': (dir, n) => fileAppends(dir, n, 'full'),
   async 'append-null'(_dir, n) {
     const store = openStore({ driver: createNullDriver() });
     await store.createSession({ id: 's' });
-    await store.addMessage('s', message(0));
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await store.addMessage('s', message(i));
-    const ms = performance.now() - t0;
-    await store.close();
-    return ms;
+    return timedAppends(store, n);
   },
   async 'fork-deep'(dir, n) {
     await buildSessions(dir, [{ id: 'p', count: 100_000 }], () => undefined);
