@@ -144,12 +144,35 @@ function driverFor(opts: StoreOptions): SessionDriver {
 
 type Draft = EventBody;
 
+/** What a write call turns into against the current state: events, and a hook run once they are folded. */
+type Decision = Draft[] | null | { drafts: Draft[]; onApplied: (s: SessionState) => void };
+
+interface WriteFlags {
+  /** A retried idempotent append must succeed even though the head moved past expectedSeq. */
+  idempotentFirst?: boolean;
+  evenIfDeleted?: boolean;
+}
+
+/** One write() call waiting to be decided, alone or in a batch with the calls queued behind the same lock. */
+interface WriteRequest {
+  expectedSeq: number | undefined;
+  decide: (state: SessionState) => Decision;
+  flags: WriteFlags;
+  resolve: (state: SessionState) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Bounds one batched append (a burst beyond it continues in the next append). */
+const MAX_WRITES_PER_APPEND = 256;
+
 export class SessionStore {
   readonly driver: SessionDriver;
   /** Folded sessions, least recently used first (Map order), bounded by `cacheSessions`. */
   private readonly cache = new Map<string, SessionState>();
   private readonly prefixes = new Map<string, MessagePrefix>();
   private readonly mutex = new KeyedMutex();
+  /** Per session: write() calls that arrived while another write held the session, to commit as one append. */
+  private readonly waiting = new Map<string, WriteRequest[]>();
   private closed = false;
 
   private readonly cacheSessions: number;
@@ -744,81 +767,111 @@ export class SessionStore {
    * The one write path. Inside the driver's atomic append: catch the cached fold up with whatever other
    * processes appended, check `expectedSeq`, let `decide` turn the request into events against that
    * fresh state, fold them, and hand the driver the events with the summary they produce.
+   *
+   * Calls that arrive while a write to the same session is in flight are committed together once it is
+   * done: each is decided in turn against the state the ones before it left (so `expectedSeq` and
+   * idempotency mean exactly what they mean one by one), and the batch is one append, one lock and one
+   * fsync. Each call gets its own verdict; if the append itself fails, every call in it fails.
    */
-  private async write(
+  private write(
     id: string,
     expectedSeq: number | undefined,
-    decide: (state: SessionState) => Draft[] | null | { drafts: Draft[]; onApplied: (s: SessionState) => void },
-    flags: { idempotentFirst?: boolean; evenIfDeleted?: boolean } = {},
+    decide: (state: SessionState) => Decision,
+    flags: WriteFlags = {},
   ): Promise<SessionState> {
     assertSessionId(id, 'id');
     this.assertOpen();
-    return this.mutex.run(id, async () => {
-      let result: SessionState | null = null;
-      let mutated = false;
-      /** A speculative plan's outcome, folded into the cache only once the driver says it was written. */
-      let speculated: { state: SessionState; events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null = null;
-      let written: StoredEvent[];
-      try {
-        written = await this.driver.append(id, 'update', async (tx) => {
-          // A driver that retries calls the plan again: what the failed attempt folded must go.
-          if (mutated) {
-            this.cache.delete(id);
-            mutated = false;
-          }
-          speculated = null;
-          let state = this.cached(id) ?? null;
-          if (state && state.headSeq <= tx.headSeq && this.catchUp(state, checked(id, await tx.readAfter(state.headSeq))!)) {
-            // caught up (with committed events only, so this holds even for a speculative plan)
-          } else if (tx.speculative) {
-            // This handle knows a later head than the driver's guess, or nothing: decide under the lock.
-            throw new SpeculationDeclined();
-          } else {
-            const events = checked(id, await tx.readAfter(0))!;
-            state = ownFold(id, events, await this.prefixFor(id, events));
-            this.remember(id, state);
-          }
-          if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
-          const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
-          if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
-          const decided = decide(state);
-          const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
-          const onApplied = decided && !Array.isArray(decided) ? decided.onApplied : null;
-          if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
-          result = state;
-          if (drafts.length === 0) {
-            // Nothing to write can still be an answer that needs the lock (a barrier, a deletion check).
-            if (tx.speculative) throw new SpeculationDeclined();
-            onApplied?.(state);
-            return null;
-          }
-          const at = new Date().toISOString();
-          const events = drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent);
-          if (tx.speculative) {
-            // The write may be discarded (the head moved): leave the cache as it is until it lands.
-            const summary = previewSummary(state, events);
-            if (summary === null) throw new SpeculationDeclined();
-            speculated = { state, events, onApplied };
-            return { events, summary };
-          }
-          mutated = true;
-          for (const e of events) applyEvent(state, e);
-          onApplied?.(state);
-          return { events, summary: sessionSummary(state) };
-        });
-      } catch (err) {
-        // Events folded for a write that did not land must not stay in the cache.
-        if (mutated) this.cache.delete(id);
-        throw err;
+    return new Promise<SessionState>((resolve, reject) => {
+      const request: WriteRequest = { expectedSeq, decide, flags, resolve, reject };
+      const waiting = this.waiting.get(id);
+      if (waiting && waiting.length < MAX_WRITES_PER_APPEND) {
+        waiting.push(request);
+        return;
       }
-      const landed = speculated as { state: SessionState; events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null;
-      if (landed && written === landed.events) {
-        for (const e of landed.events) applyEvent(landed.state, e);
-        this.remember(id, landed.state);
-        landed.onApplied?.(landed.state);
-      }
-      return result!;
+      const batch = [request];
+      this.waiting.set(id, batch);
+      void this.mutex.run(id, () => {
+        if (this.waiting.get(id) === batch) this.waiting.delete(id);
+        return this.commit(id, batch);
+      });
     });
+  }
+
+  /** Decides and appends one batch of write() calls (never rejects: each call is settled on its own). */
+  private async commit(id: string, batch: WriteRequest[]): Promise<void> {
+    let mutated = false;
+    /** A speculative plan's outcome, folded into the cache only once the driver says it was written. */
+    let speculated: { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null = null;
+    /** Per call: null when it succeeded, else its own error. */
+    let verdicts: unknown[] = [];
+    let state: SessionState | null = null;
+    let written: StoredEvent[];
+    try {
+      written = await this.driver.append(id, 'update', async (tx) => {
+        // A driver that retries calls the plan again: what the failed attempt folded must go.
+        if (mutated) {
+          this.cache.delete(id);
+          mutated = false;
+        }
+        speculated = null;
+        verdicts = [];
+        let s = this.cached(id) ?? null;
+        if (s && s.headSeq <= tx.headSeq && this.catchUp(s, checked(id, await tx.readAfter(s.headSeq))!)) {
+          // caught up (with committed events only, so this holds even for a speculative plan)
+        } else if (tx.speculative) {
+          // This handle knows a later head than the driver's guess, or nothing: decide under the lock.
+          throw new SpeculationDeclined();
+        } else {
+          const events = checked(id, await tx.readAfter(0))!;
+          s = ownFold(id, events, await this.prefixFor(id, events));
+          this.remember(id, s);
+        }
+        state = s;
+        // Only a lone call is decided on a guessed head (one round trip on PostgreSQL); a batch takes the lock.
+        if (tx.speculative && batch.length > 1) throw new SpeculationDeclined();
+        const at = new Date().toISOString();
+        const events: StoredEvent[] = [];
+        for (const request of batch) {
+          let decision: { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null };
+          try {
+            decision = decideWrite(id, s, request, at);
+          } catch (err) {
+            // A lone call's refusal aborts the append as before; in a batch it is that call's verdict only.
+            if (batch.length === 1) throw err;
+            verdicts.push(err);
+            continue;
+          }
+          if (tx.speculative) {
+            // Nothing to write can still be an answer that needs the lock (a barrier, a deletion check);
+            // and a write that may be discarded (the head moved) must leave the cache as it is.
+            const summary = decision.events.length === 0 ? null : previewSummary(s, decision.events);
+            if (summary === null) throw new SpeculationDeclined();
+            speculated = decision;
+            verdicts.push(null);
+            return { events: decision.events, summary };
+          }
+          if (decision.events.length > 0) mutated = true;
+          for (const e of decision.events) applyEvent(s, e);
+          decision.onApplied?.(s);
+          events.push(...decision.events);
+          verdicts.push(null);
+        }
+        return events.length === 0 ? null : { events, summary: sessionSummary(s) };
+      });
+    } catch (err) {
+      // Events folded for a write that did not land must not stay in the cache.
+      if (mutated) this.cache.delete(id);
+      for (const request of batch) request.reject(err);
+      return;
+    }
+    const final = state as SessionState | null;
+    const landed = speculated as { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null;
+    if (final && landed && written === landed.events) {
+      for (const e of landed.events) applyEvent(final, e);
+      this.remember(id, final);
+      landed.onApplied?.(final);
+    }
+    batch.forEach((request, i) => (verdicts[i] === null ? request.resolve(final!) : request.reject(verdicts[i])));
   }
 
   private async createLog(id: string, drafts: Draft[], firstSeq: number, prefix: MessagePrefix): Promise<SessionState> {
@@ -898,6 +951,26 @@ export class SessionStore {
 // ------------------------------------------------------------------ helpers
 
 /** Folds a session's log, refusing a log that names another session (a misplaced or renamed file). */
+/** One call's verdict against `state` (which already holds the effects of the calls decided before it). */
+function decideWrite(
+  id: string,
+  state: SessionState,
+  request: WriteRequest,
+  at: string,
+): { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } {
+  const { expectedSeq, flags } = request;
+  if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
+  const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
+  if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
+  const decided = request.decide(state);
+  const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
+  if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
+  return {
+    events: drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent),
+    onApplied: decided && !Array.isArray(decided) ? decided.onApplied : null,
+  };
+}
+
 function ownFold(id: string, events: StoredEvent[], prefix: MessagePrefix): SessionState {
   const state = foldEvents(events, prefix);
   if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);

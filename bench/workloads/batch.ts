@@ -1,10 +1,15 @@
-/** Batch append: one addMessages of 100 messages vs 100 single addMessage calls, both durability modes. */
+/**
+ * Batch append: one addMessages of 100 messages vs 100 single addMessage calls one after another, and vs
+ * the same 100 calls made by 8 concurrent callers in one process (the store commits calls that queue
+ * behind an append in flight as one append: one lock, one fsync). Both durability modes.
+ */
 import { buildSessions, fileStore, gc, message, messages, type Durability } from '../lib/fixtures.js';
 import { bySize } from '../lib/scale.js';
 import { fmtMs, fmtRatio, rotate, summarize } from '../lib/stats.js';
 import type { Workload } from '../lib/types.js';
 
 const BATCH = 100;
+const CALLERS = 8;
 
 const workload: Workload = {
   name: 'batch',
@@ -33,39 +38,55 @@ const workload: Workload = {
         for (let i = 0; i < warmups; i++) await store.addMessage(id, message(n++));
         const batch: number[] = [];
         const singles: number[] = [];
+        const concurrent: number[] = [];
         for (let r = 0; r < reps; r++) {
-          for (const c of rotate(['batch', 'singles'], r)) {
+          for (const c of rotate(['batch', 'singles', 'concurrent'], r)) {
             if (c === 'batch') {
               const ms = messages(n, BATCH);
               n += BATCH;
               const t0 = performance.now();
               await store.addMessages(id, ms);
               batch.push(performance.now() - t0);
-            } else {
+            } else if (c === 'singles') {
               const ms = messages(n, BATCH);
               n += BATCH;
               const t0 = performance.now();
               for (const m of ms) await store.addMessage(id, m);
               singles.push(performance.now() - t0);
+            } else {
+              const ms = messages(n, BATCH);
+              n += BATCH;
+              const t0 = performance.now();
+              await Promise.all(
+                Array.from({ length: CALLERS }, async (_, k) => {
+                  for (let i = k; i < ms.length; i += CALLERS) await store.addMessage(id, ms[i]!);
+                }),
+              );
+              concurrent.push(performance.now() - t0);
             }
           }
         }
         const b = summarize(batch);
         const s = summarize(singles);
+        const c = summarize(concurrent);
         const speedup = s.p50 / b.p50;
+        const concurrentSpeedup = s.p50 / c.p50;
         rows.push(
-          [mode, `addMessages(${BATCH})`, b.n, fmtMs(b.p50), fmtMs(b.p99), fmtMs(b.p50 / BATCH), ''],
-          [mode, `${BATCH} × addMessage`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.p50 / BATCH), fmtRatio(speedup)],
+          [mode, `addMessages(${BATCH})`, b.n, fmtMs(b.p50), fmtMs(b.p99), fmtMs(b.p50 / BATCH), fmtRatio(speedup)],
+          [mode, `${BATCH} × addMessage, one after another`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.p50 / BATCH), '1.00×'],
+          [mode, `${BATCH} × addMessage, ${CALLERS} concurrent callers`, c.n, fmtMs(c.p50), fmtMs(c.p99), fmtMs(c.p50 / BATCH), fmtRatio(concurrentSpeedup)],
         );
-        data[mode] = { batch: b, singles: s, speedup };
-        out.notes.push(`'${mode}': addMessages(${BATCH}) is ${fmtRatio(speedup)} faster than ${BATCH} single appends (${fmtMs(b.p50)} vs ${fmtMs(s.p50)})`);
+        data[mode] = { batch: b, singles: s, concurrent: c, speedup, concurrentSpeedup };
+        out.notes.push(
+          `'${mode}': addMessages(${BATCH}) is ${fmtRatio(speedup)} faster than ${BATCH} single appends (${fmtMs(b.p50)} vs ${fmtMs(s.p50)}); ${CALLERS} concurrent callers ${fmtRatio(concurrentSpeedup)} (their calls are committed together)`,
+        );
       } finally {
         await store.close();
       }
     }
     out.tables.push({
-      title: `${BATCH} messages appended as one batch vs one by one (session of ~${history.toLocaleString('en-US').replace(/,/g, ' ')} messages)`,
-      columns: ['durability', 'how', 'reps', 'p50 (100 msgs)', 'p99', 'per message', 'batch speedup'],
+      title: `${BATCH} messages appended as one batch, one by one, and by ${CALLERS} concurrent callers (session of ~${history.toLocaleString('en-US').replace(/,/g, ' ')} messages)`,
+      columns: ['durability', 'how', 'reps', 'p50 (100 msgs)', 'p99', 'per message', 'speedup'],
       rows,
       leftAlign: [0, 1],
     });
