@@ -779,9 +779,10 @@ export class SessionStore {
     decide: (state: SessionState) => Decision,
     flags: WriteFlags = {},
   ): Promise<SessionState> {
-    assertSessionId(id, 'id');
-    this.assertOpen();
     return new Promise<SessionState>((resolve, reject) => {
+      // Thrown here, these reject the returned promise (as from an async function), never throw synchronously.
+      assertSessionId(id, 'id');
+      this.assertOpen();
       const request: WriteRequest = { expectedSeq, decide, flags, resolve, reject };
       const waiting = this.waiting.get(id);
       if (waiting && waiting.length < MAX_WRITES_PER_APPEND) {
