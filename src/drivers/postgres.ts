@@ -286,6 +286,23 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     JSON.stringify(summary),
   ];
 
+  /**
+   * Parameters $1…$13 shared by the three write statements (create, speculative, locked): the id, the
+   * events' seqs and bodies, the new head, the summary's columns, and the NOTIFY channel and payload.
+   */
+  const writeParams = (id: string, planned: AppendPlan): unknown[] => {
+    const last = planned.events[planned.events.length - 1]!.seq;
+    return [
+      id,
+      planned.events.map((e) => e.seq),
+      planned.events.map((e) => JSON.stringify(e)),
+      last,
+      ...summaryColumns(planned.summary),
+      channel,
+      JSON.stringify({ id, seq: last }),
+    ];
+  };
+
   /** The last head seen per session (bounded): the guess a speculative append is conditional on. */
   const knownHeads = new Map<string, number>();
   const noteHead = (id: string, seq: number): void => {
@@ -361,16 +378,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
            SELECT updated.id, t.seq, t.event FROM updated, unnest($2::bigint[], $3::json[]) AS t (seq, event)
          )
          SELECT count(*) AS applied FROM (SELECT pg_notify($12, $13) FROM updated) AS notified`,
-        [
-          id,
-          events.map((e) => e.seq),
-          events.map((e) => JSON.stringify(e)),
-          last,
-          ...summaryColumns(planned.summary),
-          channel,
-          JSON.stringify({ id, seq: last }),
-          guess,
-        ],
+        [...writeParams(id, planned), guess],
       );
     } catch (err) {
       // 55P03: another append holds the row right now; wait for it on the locked path.
@@ -407,7 +415,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
          SELECT created.id, t.seq, t.event FROM created, unnest($2::bigint[], $3::json[]) AS t (seq, event)
        )
        SELECT count(*) AS created FROM (SELECT pg_notify($12, $13) FROM created) AS notified`,
-      [id, events.map((e) => e.seq), events.map((e) => JSON.stringify(e)), last, ...summaryColumns(planned.summary), channel, JSON.stringify({ id, seq: last })],
+      writeParams(id, planned),
     );
     if (Number(r.rows[0]?.created) !== 1) throw new SessionExistsError(id);
     noteHead(id, last);
@@ -474,7 +482,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
               WHERE id = $1
            )
            SELECT pg_notify($12, $13)`,
-          [id, events.map((e) => e.seq), events.map((e) => JSON.stringify(e)), last, ...summaryColumns(planned.summary), channel, JSON.stringify({ id, seq: last })],
+          writeParams(id, planned),
         );
         await txQuery(client, 'append', 'COMMIT');
         noteHead(id, last);
