@@ -162,6 +162,12 @@ interface WriteRequest {
   reject: (err: unknown) => void;
 }
 
+/** A call's events (seqs assigned), and the hook to run once they are folded. */
+interface DecidedWrite {
+  events: StoredEvent[];
+  onApplied: ((s: SessionState) => void) | null;
+}
+
 /** Bounds one batched append (a burst beyond it continues in the next append). */
 const MAX_WRITES_PER_APPEND = 256;
 
@@ -802,7 +808,7 @@ export class SessionStore {
   private async commit(id: string, batch: WriteRequest[]): Promise<void> {
     let mutated = false;
     /** A speculative plan's outcome, folded into the cache only once the driver says it was written. */
-    let speculated: { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null = null;
+    let speculated: DecidedWrite | null = null;
     /** Per call: null when it succeeded, else its own error. */
     let verdicts: unknown[] = [];
     let state: SessionState | null = null;
@@ -828,12 +834,22 @@ export class SessionStore {
           this.remember(id, s);
         }
         state = s;
-        // Only a lone call is decided on a guessed head (one round trip on PostgreSQL); a batch takes the lock.
-        if (tx.speculative && batch.length > 1) throw new SpeculationDeclined();
         const at = new Date().toISOString();
+        if (tx.speculative) {
+          // Only a lone call is decided on a guessed head (one round trip on PostgreSQL), and only when it
+          // writes new messages: nothing to write can still be an answer that needs the lock (a barrier, a
+          // deletion check). The write may be discarded (the head moved), so the cache is left as it is.
+          if (batch.length > 1) throw new SpeculationDeclined();
+          const decision = decideWrite(id, s, batch[0]!, at);
+          const summary = decision.events.length === 0 ? null : previewSummary(s, decision.events);
+          if (summary === null) throw new SpeculationDeclined();
+          speculated = decision;
+          verdicts = [null];
+          return { events: decision.events, summary };
+        }
         const events: StoredEvent[] = [];
         for (const request of batch) {
-          let decision: { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null };
+          let decision: DecidedWrite;
           try {
             decision = decideWrite(id, s, request, at);
           } catch (err) {
@@ -841,15 +857,6 @@ export class SessionStore {
             if (batch.length === 1) throw err;
             verdicts.push(err);
             continue;
-          }
-          if (tx.speculative) {
-            // Nothing to write can still be an answer that needs the lock (a barrier, a deletion check);
-            // and a write that may be discarded (the head moved) must leave the cache as it is.
-            const summary = decision.events.length === 0 ? null : previewSummary(s, decision.events);
-            if (summary === null) throw new SpeculationDeclined();
-            speculated = decision;
-            verdicts.push(null);
-            return { events: decision.events, summary };
           }
           if (decision.events.length > 0) mutated = true;
           for (const e of decision.events) applyEvent(s, e);
@@ -866,7 +873,7 @@ export class SessionStore {
       return;
     }
     const final = state as SessionState | null;
-    const landed = speculated as { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } | null;
+    const landed = speculated as DecidedWrite | null;
     if (final && landed && written === landed.events) {
       for (const e of landed.events) applyEvent(final, e);
       this.remember(id, final);
@@ -958,7 +965,7 @@ function decideWrite(
   state: SessionState,
   request: WriteRequest,
   at: string,
-): { events: StoredEvent[]; onApplied: ((s: SessionState) => void) | null } {
+): DecidedWrite {
   const { expectedSeq, flags } = request;
   if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
   const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
