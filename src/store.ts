@@ -19,14 +19,21 @@ import {
 import {
   NO_PREFIX,
   applyEvent,
-  deepFreeze,
+  createdPrefix,
   embeddedPrefix,
-  findMessage,
+  findSeq,
+  firstAfterSeq,
   foldEvents,
-  wholePrefix,
+  foldPrefix,
+  historySeqs,
+  idOfSeq,
+  indexOfSeq,
+  initialState,
+  messageFromRecord,
   type MessagePrefix,
   type SessionState,
 } from './core/fold.js';
+import { MessageBodies, StaleFoldError, type LockedLog } from './core/bodies.js';
 import { assertSessionId, hashShareToken, isValidSessionId, newShareToken, uuidv7 } from './core/ids.js';
 import type {
   ChatMessage,
@@ -57,7 +64,7 @@ import {
 } from './core/validate.js';
 import {
   chatHistory,
-  firstAfterSeq,
+  chatWindow,
   infoFromSummary,
   sessionInfo,
   previewSummary,
@@ -92,6 +99,12 @@ export interface StoreOptions {
   driver?: SessionDriver;
   /** How many folded sessions the store keeps in memory (least recently used are dropped). Default 1000. */
   cacheSessions?: number;
+  /**
+   * How many message bodies the store keeps in memory, store-wide: the newest ones of each session
+   * (written, caught up, or read at the head). Older pages are read from the log when asked for, so a
+   * session's size never has to fit in memory. Default 10 000; 0 keeps none.
+   */
+  cacheMessages?: number;
 }
 
 const DEFAULT_PAGE = 50;
@@ -99,6 +112,11 @@ const MAX_PAGE = 1000;
 const PREFIX_CACHE_ENTRIES = 64;
 /** Folded sessions kept per store: a re-fold of an evicted one costs one full read of its log. */
 const DEFAULT_CACHE_SESSIONS = 1000;
+const DEFAULT_CACHE_MESSAGES = 10_000;
+/** A page ending within this many messages of the head is kept in the body cache (it will be read again). */
+const HEAD_PAGE = 1024;
+/** A cold fold reads the log this many events at a time, so it never holds the whole log's events. */
+const FOLD_CHUNK = 1000;
 
 export function defaultDataDir(): string {
   const fromEnv = process.env.THREADLOOM_DIR;
@@ -114,7 +132,13 @@ export function openStore(options: StoreOptions = {}): SessionStore {
   if (opts.cacheSessions !== undefined && (!Number.isSafeInteger(opts.cacheSessions) || opts.cacheSessions < 1)) {
     throw new InvalidInputError('options.cacheSessions', 'must be a positive integer');
   }
-  return new SessionStore(opts.driver ?? driverFor(opts), opts.cacheSessions !== undefined ? { cacheSessions: opts.cacheSessions } : {});
+  if (opts.cacheMessages !== undefined && (!Number.isSafeInteger(opts.cacheMessages) || opts.cacheMessages < 0)) {
+    throw new InvalidInputError('options.cacheMessages', 'must be an integer >= 0');
+  }
+  return new SessionStore(opts.driver ?? driverFor(opts), {
+    ...(opts.cacheSessions !== undefined ? { cacheSessions: opts.cacheSessions } : {}),
+    ...(opts.cacheMessages !== undefined ? { cacheMessages: opts.cacheMessages } : {}),
+  });
 }
 
 function driverFor(opts: StoreOptions): SessionDriver {
@@ -145,7 +169,16 @@ function driverFor(opts: StoreOptions): SessionDriver {
 type Draft = EventBody;
 
 /** What a write call turns into against the current state: events, and a hook run once they are folded. */
-type Decision = Draft[] | null | { drafts: Draft[]; onApplied: (s: SessionState) => void };
+type Decision = Draft[] | null | { drafts: Draft[]; onApplied: OnApplied };
+
+/** Runs once a call's events (seqs assigned) are folded into `s`. */
+type OnApplied = (s: SessionState, events: readonly StoredEvent[]) => void;
+
+/**
+ * Turns a call into events against the state the calls before it left. Synchronous for most calls;
+ * `bodies` reads messages it needs to compare or copy (through the held lock for the session's own log).
+ */
+type Decide = (state: SessionState, bodies: (seqs: readonly number[]) => Promise<Message[]>) => Decision | Promise<Decision>;
 
 interface WriteFlags {
   /** A retried idempotent append must succeed even though the head moved past expectedSeq. */
@@ -156,7 +189,7 @@ interface WriteFlags {
 /** One write() call waiting to be decided, alone or in a batch with the calls queued behind the same lock. */
 interface WriteRequest {
   expectedSeq: number | undefined;
-  decide: (state: SessionState) => Decision;
+  decide: Decide;
   flags: WriteFlags;
   resolve: (state: SessionState) => void;
   reject: (err: unknown) => void;
@@ -165,7 +198,7 @@ interface WriteRequest {
 /** A call's events (seqs assigned), and the hook to run once they are folded. */
 interface DecidedWrite {
   events: StoredEvent[];
-  onApplied: ((s: SessionState) => void) | null;
+  onApplied: OnApplied | null;
 }
 
 /** Bounds one batched append (a burst beyond it continues in the next append). */
@@ -182,10 +215,15 @@ export class SessionStore {
   private closed = false;
 
   private readonly cacheSessions: number;
+  private readonly bodies: MessageBodies;
 
-  constructor(driver: SessionDriver, options: { cacheSessions?: number } = {}) {
+  constructor(driver: SessionDriver, options: { cacheSessions?: number; cacheMessages?: number } = {}) {
     this.driver = driver;
     this.cacheSessions = options.cacheSessions ?? DEFAULT_CACHE_SESSIONS;
+    this.bodies = new MessageBodies(
+      async (logId, afterSeq, untilSeq) => checked(logId, await this.driver.readEvents(logId, afterSeq, untilSeq)),
+      options.cacheMessages ?? DEFAULT_CACHE_MESSAGES,
+    );
   }
 
   private cached(id: string): SessionState | undefined {
@@ -229,7 +267,7 @@ export class SessionStore {
   }
 
   async getSession(id: string): Promise<Session> {
-    return sessionView(await this.load(id));
+    return this.reading(id, async (state) => sessionView(state, await this.bodies.get(state, state.visible, false)));
   }
 
   async getSessionInfo(id: string): Promise<SessionInfo> {
@@ -313,6 +351,7 @@ export class SessionStore {
     this.closed = true;
     this.cache.clear();
     this.prefixes.clear();
+    this.bodies.clear();
     await this.driver.close();
   }
 
@@ -335,35 +374,50 @@ export class SessionStore {
     const records = inputs.map((m, i) => parseMessageInput(m, field === 'message' ? field : `${field}[${i}]`));
     const expectedSeq = writeOptions(options);
     let resolved: Message[] = [];
+    /** The call's events, given the bodies of the messages its ids already name (a retry returns those). */
+    const decide = (storedById: ReadonlyMap<string, Message>): Decision => {
+      const drafts: Draft[] = [];
+      const pending = new Map<string, MessageRecord>();
+      const order: Array<{ existing?: Message; id: string }> = [];
+      for (const [i, r] of records.entries()) {
+        const path = field === 'message' ? 'message.id' : `${field}[${i}].id`;
+        if (r.id !== undefined) {
+          const stored = storedById.get(r.id);
+          if (stored) {
+            if (!sameRecord(stored, r)) throw new InvalidInputError(path, `${r.id} is already used by a different message`);
+            order.push({ existing: stored, id: r.id });
+            continue;
+          }
+          const batched = pending.get(r.id);
+          if (batched) {
+            if (!sameRecord(batched, r)) throw new InvalidInputError(path, `${r.id} appears twice with different content`);
+            order.push({ id: r.id });
+            continue;
+          }
+        }
+        const record = { ...r, id: r.id ?? uuidv7() } as MessageRecord;
+        pending.set(record.id, record);
+        drafts.push({ type: 'message.added', message: record });
+        order.push({ id: record.id });
+      }
+      const onApplied: OnApplied = (_s, events) => {
+        const added = new Map<string, Message>();
+        for (const e of events) if (e.type === 'message.added') added.set(e.message.id, messageFromRecord(e.message, e.seq, e.at));
+        resolved = order.map((o) => o.existing ?? added.get(o.id)!);
+      };
+      return { drafts, onApplied };
+    };
     await this.write(
       id,
       expectedSeq,
-      (current) => {
-        const drafts: Draft[] = [];
-        const pending = new Map<string, MessageRecord>();
-        const order: Array<{ existing?: Message; id: string }> = [];
-        for (const [i, r] of records.entries()) {
-          const path = field === 'message' ? 'message.id' : `${field}[${i}].id`;
-          if (r.id !== undefined) {
-            const stored = findMessage(current, r.id);
-            if (stored) {
-              if (!sameRecord(stored, r)) throw new InvalidInputError(path, `${r.id} is already used by a different message`);
-              order.push({ existing: stored, id: r.id });
-              continue;
-            }
-            const batched = pending.get(r.id);
-            if (batched) {
-              if (!sameRecord(batched, r)) throw new InvalidInputError(path, `${r.id} appears twice with different content`);
-              order.push({ id: r.id });
-              continue;
-            }
-          }
-          const record = { ...r, id: r.id ?? uuidv7() } as MessageRecord;
-          pending.set(record.id, record);
-          drafts.push({ type: 'message.added', message: record });
-          order.push({ id: record.id });
+      (current, bodies) => {
+        const known: number[] = [];
+        for (const r of records) {
+          const seq = r.id === undefined ? undefined : findSeq(current, r.id);
+          if (seq !== undefined) known.push(seq);
         }
-        return { drafts, onApplied: (s) => (resolved = order.map((o) => o.existing ?? findMessage(s, o.id)!)) };
+        if (known.length === 0) return decide(new Map());
+        return bodies(known.sort((a, b) => a - b)).then((stored) => decide(new Map(stored.map((m) => [m.id, m]))));
       },
       // A retried idempotent append must succeed even though the head moved past expectedSeq.
       { idempotentFirst: true },
@@ -376,19 +430,24 @@ export class SessionStore {
     const limit = optionalLimit(o.limit, 'options.limit');
     const afterSeq = optionalSeq(o.afterSeq, 'options.afterSeq');
     const beforeSeq = optionalSeq(o.beforeSeq, 'options.beforeSeq');
-    const state = await this.load(id);
-    const source = o.includeReverted ? state.all : state.visible;
-    const from = afterSeq === undefined ? 0 : firstAfterSeq(source, afterSeq);
-    let to = beforeSeq === undefined ? source.length : firstAfterSeq(source, beforeSeq - 1);
-    if (to < from) to = from;
-    const start = limit === undefined ? from : Math.max(from, to - limit);
-    return source.slice(start, to);
+    return this.reading(id, (state) => {
+      const source = o.includeReverted ? historySeqs(state) : state.visible;
+      const from = afterSeq === undefined ? 0 : firstAfterSeq(source, afterSeq);
+      let to = beforeSeq === undefined ? source.length : firstAfterSeq(source, beforeSeq - 1);
+      if (to < from) to = from;
+      const start = limit === undefined ? from : Math.max(from, to - limit);
+      // Only the page's bodies are read; a page at the head is kept for the next call.
+      return this.bodies.get(state, source.slice(start, to), source.length - start <= HEAD_PAGE);
+    });
   }
 
   async getChatHistory(id: string, options: { maxMessages?: number } = {}): Promise<ChatMessage[]> {
     const o = assertOptionsObject(options, 'options');
     const max = optionalLimit(o.maxMessages, 'options.maxMessages');
-    return chatHistory(await this.load(id), max);
+    return this.reading(id, async (state) => {
+      const window = chatWindow(state, max);
+      return chatHistory(window, await this.bodies.get(state, window.seqs, window.seqs.length <= HEAD_PAGE));
+    });
   }
 
   // ---------------------------------------------------------------- hierarchy
@@ -407,14 +466,13 @@ export class SessionStore {
     let at = parent.visible.length - 1;
     if (o.atMessageId !== undefined) at = visibleIndexOf(parent, o.atMessageId);
     if (o.atIndex !== undefined) at = checkIndex(parent, o.atIndex, 'options.atIndex');
-    const atMessage = at >= 0 ? parent.visible[at]! : null;
+    const atSeq = at >= 0 ? parent.visible[at]! : null;
     // The fork reads the parent's log up to forkedFrom.seq: never before the parent's own first event,
     // even when the fork point is a message the parent itself inherited.
-    const forkedFrom = atMessage
-      ? { messageId: atMessage.id, seq: Math.max(atMessage.seq, parent.firstSeq) }
-      : { messageId: null, seq: parent.headSeq };
+    const forkedFrom =
+      atSeq !== null ? { messageId: idOfSeq(parent, atSeq)!, seq: Math.max(atSeq, parent.firstSeq) } : { messageId: null, seq: parent.headSeq };
     // Shared, not copied: forking costs the same at message 10 and at message 100 000.
-    const prefix: MessagePrefix = { source: parent.visible, length: at + 1 };
+    const prefix = foldPrefix(parent, at + 1);
     this.rememberPrefix(id, forkedFrom.seq, forkedFrom.messageId, prefix);
     const header = {
       id: childId,
@@ -475,11 +533,12 @@ export class SessionStore {
       metadata: o.metadata === undefined ? {} : toJsonObject(o.metadata, 'input.metadata'),
     };
     const state = await this.write(id, writeOptions(options), () => [{ type: 'snapshot.created', snapshot }]);
-    return snapshotView(state.snapshots.find((s) => s.id === snapshot.id)!);
+    return snapshotView(state, state.snapshots.find((s) => s.id === snapshot.id)!);
   }
 
   async listSnapshots(id: string): Promise<Snapshot[]> {
-    return (await this.load(id)).snapshots.map(snapshotView);
+    const state = await this.load(id);
+    return state.snapshots.map((s) => snapshotView(state, s));
   }
 
   /** Shows exactly the messages the snapshot captured. Soft: `unrevert()` undoes it until the next message. */
@@ -490,7 +549,7 @@ export class SessionStore {
       const snap = s.snapshots.find((x) => x.id === snapshotId);
       if (!snap) throw new SnapshotNotFoundError(id, snapshotId);
       const last = snap.messages[snap.messages.length - 1];
-      return [{ type: 'revert.applied', toMessageId: last ? last.id : null, snapshotId }];
+      return [{ type: 'revert.applied', toMessageId: last === undefined ? null : idOfSeq(s, last)!, snapshotId }];
     });
     return sessionInfo(state);
   }
@@ -501,11 +560,12 @@ export class SessionStore {
     const state = await this.write(id, writeOptions(options), (s) => {
       let target: string;
       if (typeof messageIdOrIndex === 'number') {
-        target = s.visible[checkIndex(s, messageIdOrIndex, 'messageIdOrIndex')]!.id;
+        target = idOfSeq(s, s.visible[checkIndex(s, messageIdOrIndex, 'messageIdOrIndex')]!)!;
       } else if (typeof messageIdOrIndex === 'string') {
         const base = s.revert ? s.revert.restore : s.visible;
-        if (!base.some((m) => m.id === messageIdOrIndex)) {
-          throw new MessageNotFoundError(id, messageIdOrIndex, findMessage(s, messageIdOrIndex) ? 'is not visible' : 'not found');
+        const seq = findSeq(s, messageIdOrIndex);
+        if (seq === undefined || indexOfSeq(base, seq) < 0) {
+          throw new MessageNotFoundError(id, messageIdOrIndex, seq !== undefined ? 'is not visible' : 'not found');
         }
         target = messageIdOrIndex;
       } else {
@@ -532,8 +592,8 @@ export class SessionStore {
     const metadata = o.metadata === undefined ? {} : toJsonObject(o.metadata, 'input.metadata');
     const state = await this.write(id, writeOptions(options), (s) => {
       let through: string;
-      if (o.throughMessageId !== undefined) through = s.visible[visibleIndexOf(s, o.throughMessageId as string)]!.id;
-      else if (o.throughIndex !== undefined) through = s.visible[checkIndex(s, o.throughIndex, 'input.throughIndex')]!.id;
+      if (o.throughMessageId !== undefined) through = idOfSeq(s, s.visible[visibleIndexOf(s, o.throughMessageId as string)]!)!;
+      else if (o.throughIndex !== undefined) through = idOfSeq(s, s.visible[checkIndex(s, o.throughIndex, 'input.throughIndex')]!)!;
       else throw new InvalidInputError('input.throughMessageId', 'give throughMessageId or throughIndex');
       return [{ type: 'compaction.checkpoint', summary, throughMessageId: through, metadata }];
     });
@@ -571,10 +631,12 @@ export class SessionStore {
     const id = await this.driver.findByShareTokenHash(hash);
     if (id !== null) {
       try {
-        const state = await this.load(id);
-        if (state.shareToken !== null && timingSafeEqual(Buffer.from(hashShareToken(state.shareToken), 'hex'), Buffer.from(hash, 'hex'))) {
-          return Object.freeze(sessionView(state));
-        }
+        const view = await this.reading(id, async (state) =>
+          state.shareToken !== null && timingSafeEqual(Buffer.from(hashShareToken(state.shareToken), 'hex'), Buffer.from(hash, 'hex'))
+            ? sessionView(state, await this.bodies.get(state, state.visible, false))
+            : null,
+        );
+        if (view) return Object.freeze(view);
       } catch (err) {
         if (!(err instanceof SessionNotFoundError)) throw err;
       }
@@ -586,10 +648,11 @@ export class SessionStore {
 
   /** A versioned, self-contained document (see ARCHITECTURE.md): history, snapshots, revert state. */
   async exportSession(id: string): Promise<SessionExport> {
-    const state = await this.load(id);
-    const events = checked(id, await this.driver.readEvents(id, 0, state.headSeq));
-    if (events === null) throw new SessionNotFoundError(id);
-    return exportDocument(state, events);
+    return this.reading(id, async (state) => {
+      const events = checked(id, await this.driver.readEvents(id, 0, state.headSeq));
+      if (events === null) throw new SessionNotFoundError(id);
+      return exportDocument(state, events, await this.bodies.get(state, state.prefix.seqs.slice(0, state.prefix.length), false));
+    });
   }
 
   /** Imports a threadloom export, or a reference-store (PraisonAI) JSON session file. Never overwrites. */
@@ -692,28 +755,73 @@ export class SessionStore {
   /** Like load, but returns deleted (fenced) sessions too, and null when no log exists. */
   private async loadAny(id: string): Promise<SessionState | null> {
     this.assertOpen();
-    return this.mutex.run(id, async () => {
-      const head = await this.driver.head(id);
-      if (head === null) {
-        this.cache.delete(id);
-        return null;
-      }
-      const cached = this.cached(id);
-      if (cached && cached.headSeq === head) return cached;
-      if (cached && cached.headSeq < head) {
-        const events = checked(id, await this.driver.readEvents(id, cached.headSeq));
-        if (events && this.catchUp(cached, events)) return cached;
-      }
-      return this.coldLoad(id);
-    });
+    return this.mutex.run(id, () => this.current(id));
   }
 
-  private async coldLoad(id: string): Promise<SessionState | null> {
+  /** The cached fold brought up to the log's head (the caller holds the session's mutex). */
+  private async current(id: string): Promise<SessionState | null> {
+    const head = await this.driver.head(id);
+    if (head === null) {
+      this.cache.delete(id);
+      return null;
+    }
+    const cached = this.cached(id);
+    if (cached && cached.headSeq === head) return cached;
+    if (cached && cached.headSeq < head) {
+      const events = checked(id, await this.driver.readEvents(id, cached.headSeq));
+      if (events && this.catchUp(cached, events)) return cached;
+    }
     this.cache.delete(id);
-    const events = checked(id, await this.driver.readEvents(id, 0));
-    if (events === null || events.length === 0) return null;
-    const state = ownFold(id, events, await this.prefixFor(id, events));
-    this.remember(id, state);
+    const state = await this.foldLog(id);
+    if (state) this.remember(id, state);
+    return state;
+  }
+
+  /**
+   * Runs a read against the session's fold. A fold whose log was replaced under it (a message it
+   * indexes is not there any more) is dropped and the read runs once more against a fresh fold.
+   */
+  private async reading<T>(id: string, read: (state: SessionState) => Promise<T>): Promise<T> {
+    try {
+      return await read(await this.load(id));
+    } catch (err) {
+      if (!(err instanceof StaleFoldError)) throw err;
+      this.forgetLog(err.logId);
+      this.cache.delete(id);
+    }
+    try {
+      return await read(await this.load(id));
+    } catch (err) {
+      if (err instanceof StaleFoldError) throw new CorruptSessionError(id, err.message, null);
+      throw err;
+    }
+  }
+
+  /** Drops everything cached from a log: its fold and the fork prefixes read from it. */
+  private forgetLog(id: string): void {
+    this.cache.delete(id);
+    for (const key of this.prefixes.keys()) if (key.startsWith(`${id}@`)) this.prefixes.delete(key);
+  }
+
+  /**
+   * Folds a log from its start up to `untilSeq` (inclusive; the head when absent), FOLD_CHUNK events at
+   * a time, so a long log is never held in memory as events. Null when no log exists.
+   */
+  private async foldLog(id: string, untilSeq?: number): Promise<SessionState | null> {
+    const first = checked(id, await this.driver.readEvents(id, 0, untilSeq, FOLD_CHUNK));
+    if (first === null || first.length === 0) return null;
+    let events: StoredEvent[] = first;
+    const state = initialState(events[0]!, await this.prefixFor(id, events[0]!));
+    if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
+    for (let i = 1; i < events.length; i++) applyEvent(state, events[i]!);
+    while (events.length === FOLD_CHUNK && (untilSeq === undefined || state.headSeq < untilSeq)) {
+      const next: StoredEvent[] | null = checked(id, await this.driver.readEvents(id, state.headSeq, untilSeq, FOLD_CHUNK));
+      if (next === null || next.length === 0) break;
+      for (const e of next) applyEvent(state, e);
+      events = next;
+    }
+    // The newest messages are the ones read next: keep their bodies, parsed anyway.
+    this.bodies.keepEvents(state, events);
     return state;
   }
 
@@ -721,27 +829,45 @@ export class SessionStore {
   private catchUp(state: SessionState, events: readonly StoredEvent[]): boolean {
     if (events.length > 0 && events[0]!.seq !== state.headSeq + 1) return false;
     for (const e of events) applyEvent(state, e);
+    this.bodies.keepEvents(state, events);
     return true;
   }
 
   /**
-   * A fork's inherited messages: embedded in its own log (an import, or copied in when the parent was
-   * deleted), else read from the parent's log. `rest` loads the remainder of a partially read log,
-   * needed only when the parent is gone and the copy sits after the part already read.
+   * A fork's inherited messages: embedded in its created event (an import), else read from the parent's
+   * log up to the fork point, else (the parent is gone) the copy its deletion wrote into this log.
    */
-  private async prefixFor(id: string, events: readonly StoredEvent[], rest?: () => Promise<StoredEvent[] | null>): Promise<MessagePrefix> {
-    const embedded = embeddedPrefix(events);
-    if (embedded) return wholePrefix(embedded.map(deepFreeze));
-    const created = events[0]!;
+  private async prefixFor(id: string, created: StoredEvent): Promise<MessagePrefix> {
+    const embedded = createdPrefix(created);
+    if (embedded) return embeddedPrefix(embedded);
     if (created.type !== 'session.created' || !created.session.forkedFrom) return NO_PREFIX;
     const { parentId, forkedFrom } = created.session;
+    let failure: unknown = null;
     if (parentId !== null) {
-      const prefix = await this.forkPrefix(id, parentId, forkedFrom.seq, forkedFrom.messageId);
-      if (prefix) return prefix;
+      try {
+        const prefix = await this.forkPrefix(id, parentId, forkedFrom.seq, forkedFrom.messageId);
+        if (prefix) return prefix;
+      } catch (err) {
+        // A parent log that no longer holds the fork point (replaced after a deletion): use the copy.
+        if (!(err instanceof CorruptSessionError)) throw err;
+        failure = err;
+      }
     }
-    const later = rest ? embeddedPrefix((await rest()) ?? []) : null;
-    if (later) return wholePrefix(later.map(deepFreeze));
+    const copy = await this.detachedCopy(id);
+    if (copy) return embeddedPrefix(copy);
+    if (failure) throw failure;
     throw new CorruptSessionError(id, `the log of parent ${JSON.stringify(parentId)} that holds its history is missing`, null);
+  }
+
+  /** The prefix the last `parent.detached` of this log carries, read page by page; null if none. */
+  private async detachedCopy(id: string): Promise<Message[] | null> {
+    let found: Message[] | null = null;
+    for (let after = 0; ; ) {
+      const events = checked(id, await this.driver.readEvents(id, after, undefined, FOLD_CHUNK));
+      if (events === null || events.length === 0) return found;
+      for (const e of events) if (e.type === 'parent.detached') found = e.prefix;
+      after = events[events.length - 1]!.seq;
+    }
   }
 
   /**
@@ -752,14 +878,14 @@ export class SessionStore {
     const key = prefixKey(parentId, seq, messageId);
     const hit = this.prefixes.get(key);
     if (hit) return hit;
-    const upTo = checked(parentId, await this.driver.readEvents(parentId, 0, seq));
-    if (upTo === null || upTo.length === 0) return null;
-    const parent = foldEvents(upTo, await this.prefixFor(parentId, upTo, async () => checked(parentId, await this.driver.readEvents(parentId, seq))));
-    const at = messageId === null ? -1 : parent.visible.findIndex((m) => m.id === messageId);
+    const parent = await this.foldLog(parentId, seq);
+    if (parent === null) return null;
+    const atSeq = messageId === null ? undefined : findSeq(parent, messageId);
+    const at = atSeq === undefined ? -1 : indexOfSeq(parent.visible, atSeq);
     if (messageId !== null && at < 0) {
       throw new CorruptSessionError(childId, `fork point ${messageId} is not in parent ${JSON.stringify(parentId)} at seq ${seq}`, null);
     }
-    const prefix: MessagePrefix = { source: parent.visible, length: at + 1 };
+    const prefix = foldPrefix(parent, at + 1);
     this.rememberPrefix(parentId, seq, messageId, prefix);
     return prefix;
   }
@@ -782,7 +908,7 @@ export class SessionStore {
   private write(
     id: string,
     expectedSeq: number | undefined,
-    decide: (state: SessionState) => Decision,
+    decide: Decide,
     flags: WriteFlags = {},
   ): Promise<SessionState> {
     return new Promise<SessionState>((resolve, reject) => {
@@ -813,6 +939,9 @@ export class SessionStore {
     let verdicts: unknown[] = [];
     let state: SessionState | null = null;
     let written: StoredEvent[];
+    // Fold a session this store has not seen before taking its lock, page by page (unlocked reads of
+    // committed events); under the lock only the tail is then read.
+    if (!this.cache.has(id)) await this.current(id).catch(() => undefined);
     try {
       written = await this.driver.append(id, 'update', async (tx) => {
         // A driver that retries calls the plan again: what the failed attempt folded must go.
@@ -829,18 +958,27 @@ export class SessionStore {
           // This handle knows a later head than the driver's guess, or nothing: decide under the lock.
           throw new SpeculationDeclined();
         } else {
+          // The log was replaced since it was folded: fold it again, under the lock.
           const events = checked(id, await tx.readAfter(0))!;
-          s = ownFold(id, events, await this.prefixFor(id, events));
+          s = ownFold(id, events, await this.prefixFor(id, events[0]!));
           this.remember(id, s);
         }
         state = s;
         const at = new Date().toISOString();
+        /** Events decided in this batch but not written yet: a later call may need their bodies. */
+        const pending: StoredEvent[] = [];
+        const locked: LockedLog = {
+          logId: id,
+          read: async (after, until) => [...(await tx.readAfter(after, until)), ...pending.filter((e) => e.seq > after && e.seq <= until)],
+        };
+        const fold = s;
+        const bodies = (seqs: readonly number[]) => this.bodies.get(fold, seqs, false, locked);
         if (tx.speculative) {
           // Only a lone call is decided on a guessed head (one round trip on PostgreSQL), and only when it
           // writes new messages: nothing to write can still be an answer that needs the lock (a barrier, a
           // deletion check). The write may be discarded (the head moved), so the cache is left as it is.
           if (batch.length > 1) throw new SpeculationDeclined();
-          const decision = decideWrite(id, s, batch[0]!, at);
+          const decision = await decideWrite(id, s, batch[0]!, at, bodies);
           const summary = decision.events.length === 0 ? null : previewSummary(s, decision.events);
           if (summary === null) throw new SpeculationDeclined();
           speculated = decision;
@@ -851,7 +989,7 @@ export class SessionStore {
         for (const request of batch) {
           let decision: DecidedWrite;
           try {
-            decision = decideWrite(id, s, request, at);
+            decision = await decideWrite(id, s, request, at, bodies);
           } catch (err) {
             // A lone call's refusal aborts the append as before; in a batch it is that call's verdict only.
             if (batch.length === 1) throw err;
@@ -860,8 +998,9 @@ export class SessionStore {
           }
           if (decision.events.length > 0) mutated = true;
           for (const e of decision.events) applyEvent(s, e);
-          decision.onApplied?.(s);
+          decision.onApplied?.(s, decision.events);
           events.push(...decision.events);
+          pending.push(...decision.events);
           verdicts.push(null);
         }
         return events.length === 0 ? null : { events, summary: sessionSummary(s) };
@@ -877,8 +1016,9 @@ export class SessionStore {
     if (final && landed && written === landed.events) {
       for (const e of landed.events) applyEvent(final, e);
       this.remember(id, final);
-      landed.onApplied?.(final);
+      landed.onApplied?.(final, landed.events);
     }
+    if (final) this.bodies.keepEvents(final, written);
     batch.forEach((request, i) => (verdicts[i] === null ? request.resolve(final!) : request.reject(verdicts[i])));
   }
 
@@ -941,7 +1081,8 @@ export class SessionStore {
         await this.write(
           child.id,
           undefined,
-          (s) => (s.header.parentId !== id ? null : [{ type: 'parent.detached', prefix: s.all.slice(0, s.prefixLength) }]),
+          async (s, bodies) =>
+            s.header.parentId !== id ? null : [{ type: 'parent.detached', prefix: await bodies(s.prefix.seqs.slice(0, s.prefix.length)) }],
           { evenIfDeleted: true },
         );
       }
@@ -960,17 +1101,18 @@ export class SessionStore {
 
 /** Folds a session's log, refusing a log that names another session (a misplaced or renamed file). */
 /** One call's verdict against `state` (which already holds the effects of the calls decided before it). */
-function decideWrite(
+async function decideWrite(
   id: string,
   state: SessionState,
   request: WriteRequest,
   at: string,
-): DecidedWrite {
+  bodies: (seqs: readonly number[]) => Promise<Message[]>,
+): Promise<DecidedWrite> {
   const { expectedSeq, flags } = request;
   if (state.deleted && !flags.evenIfDeleted) throw new SessionNotFoundError(id);
   const stale = expectedSeq !== undefined && state.headSeq !== expectedSeq;
   if (stale && !flags.idempotentFirst) throw new StaleSessionError(id, expectedSeq, state.headSeq);
-  const decided = request.decide(state);
+  const decided = await request.decide(state, bodies);
   const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
   if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
   return {
@@ -1012,10 +1154,9 @@ function writeOptions(options: WriteOptions): number | undefined {
 
 function visibleIndexOf(state: SessionState, messageId: string): number {
   if (typeof messageId !== 'string') throw new InvalidInputError('messageId', 'must be a string');
-  const at = state.visible.findIndex((m) => m.id === messageId);
-  if (at < 0) {
-    throw new MessageNotFoundError(state.header.id, messageId, findMessage(state, messageId) ? 'is not visible' : 'not found');
-  }
+  const seq = findSeq(state, messageId);
+  const at = seq === undefined ? -1 : indexOfSeq(state.visible, seq);
+  if (at < 0) throw new MessageNotFoundError(state.header.id, messageId, seq !== undefined ? 'is not visible' : 'not found');
   return at;
 }
 

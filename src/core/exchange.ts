@@ -30,14 +30,15 @@ export interface SessionExport {
   events: StoredEvent[];
 }
 
-export function exportDocument(state: SessionState, events: StoredEvent[]): SessionExport {
+/** `prefix`: the bodies of the messages the session inherited (`state.prefix`), read by the store. */
+export function exportDocument(state: SessionState, events: StoredEvent[], prefix: Message[]): SessionExport {
   const { shared: _shared, ...info } = sessionInfo(state);
   return {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
     exportedAt: new Date().toISOString(),
     session: info,
-    prefix: state.all.slice(0, state.prefixLength),
+    prefix,
     events: events.map(redact),
   };
 }

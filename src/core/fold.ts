@@ -6,6 +6,7 @@
 import { CorruptSessionError } from './errors.js';
 import type { MessageRecord, SessionHeader, StoredEvent } from './events.js';
 import type { CompactionCheckpoint, JsonObject, JsonValue, Message } from './model.js';
+import { MessageIndex } from './message-index.js';
 
 export interface SnapshotState {
   id: string;
@@ -13,60 +14,80 @@ export interface SnapshotState {
   metadata: JsonObject;
   createdAt: string;
   seq: number;
-  /** The visible messages at the snapshot, so a revert restores exactly them whatever happened since. */
-  messages: Message[];
+  /** Seqs of the visible messages at the snapshot, so a revert restores exactly them whatever happened since. */
+  messages: number[];
 }
 
 export interface PendingRevert {
   seq: number;
   toMessageId: string | null;
   snapshotId: string | null;
-  /** What `unrevert` brings back: the view before the first revert of this uncommitted run. */
-  restore: Message[];
+  /** What `unrevert` brings back (seqs): the view before the first revert of this uncommitted run. */
+  restore: number[];
 }
 
+/**
+ * The fold keeps no message bodies: message lists are lists of seqs (in seq order), and each log's
+ * own messages are indexed by id in a compact MessageIndex. A body is read from the log that holds
+ * it (see `originOf`) when a page is served, so memory does not grow with the size of the messages.
+ */
 export interface SessionState {
   header: SessionHeader;
   createdAt: string;
   updatedAt: string;
   headSeq: number;
-  /** Every message of the history (fork prefix first), in seq order, whether visible or not. */
-  all: Message[];
-  /** Index of the messages this log appended. Inherited ones are indexed lazily (see findMessage). */
-  ownById: Map<string, Message>;
-  prefixById: Map<string, Message> | null;
+  /** The messages this log appended, by id and seq. */
+  own: MessageIndex;
+  /** The inherited history of a fork (empty otherwise). */
+  prefix: MessagePrefix;
   /** Seq of the log's first event (a fork's log starts after its fork point). */
   firstSeq: number;
-  /** How many messages at the start of `all` were inherited from a fork's parent. */
-  prefixLength: number;
-  /** What readers see now. */
-  visible: Message[];
+  /** Seqs of what readers see now. */
+  visible: number[];
   revert: PendingRevert | null;
   snapshots: SnapshotState[];
   shareToken: string | null;
   checkpoint: CompactionCheckpoint | null;
   deleted: boolean;
   /**
-   * Set while a fork's `all` and `visible` are still its inherited prefix, not yet copied: they are
-   * materialised on first access, so creating (or listing) a fork costs nothing per inherited message.
+   * Set while a fork's `visible` is still its inherited prefix, not yet copied: it is materialised on
+   * first access, so creating (or listing) a fork costs nothing per inherited message.
    */
   lazyPrefix: MessagePrefix | null;
 }
 
+/** Where inherited messages are resolved: the parent's fold, or a copy carried in this log. */
+export type PrefixSource =
+  | { readonly kind: 'fold'; readonly state: SessionState }
+  | { readonly kind: 'embedded'; readonly bySeq: ReadonlyMap<number, Message>; readonly byId: ReadonlyMap<string, Message> };
+
 /**
- * The first `length` messages of `source`, shared rather than copied. Safe because a fold only ever
- * `push`es onto its message arrays (every other change assigns a new array), so a prefix of one never
- * changes once written. Messages are frozen.
+ * The first `length` seqs of `seqs`, shared rather than copied. Safe because a fold only ever `push`es
+ * onto its lists (every other change assigns a new array), so a prefix of one never changes once written.
  */
 export interface MessagePrefix {
-  readonly source: readonly Message[];
+  readonly seqs: readonly number[];
   readonly length: number;
+  readonly from: PrefixSource | null;
 }
 
-export const NO_PREFIX: MessagePrefix = { source: [], length: 0 };
+export const NO_PREFIX: MessagePrefix = { seqs: [], length: 0, from: null };
 
-export function wholePrefix(messages: readonly Message[]): MessagePrefix {
-  return { source: messages, length: messages.length };
+/** A prefix held whole in memory (an import's, or the copy written when a parent was deleted). */
+export function embeddedPrefix(messages: readonly Message[]): MessagePrefix {
+  const bySeq = new Map<number, Message>();
+  const byId = new Map<string, Message>();
+  for (const m of messages) {
+    deepFreeze(m);
+    bySeq.set(m.seq, m);
+    byId.set(m.id, m);
+  }
+  return { seqs: messages.map((m) => m.seq), length: messages.length, from: { kind: 'embedded', bySeq, byId } };
+}
+
+/** The parent's visible history up to (and including) position `length - 1`, resolved through its fold. */
+export function foldPrefix(parent: SessionState, length: number): MessagePrefix {
+  return { seqs: parent.visible, length, from: { kind: 'fold', state: parent } };
 }
 
 /** How many messages readers see, without materialising a fork's deferred history. */
@@ -74,53 +95,45 @@ export function visibleLength(state: SessionState): number {
   return state.lazyPrefix ? state.lazyPrefix.length : state.visible.length;
 }
 
-/** Makes `all` and `visible` copy the prefix on first access (read or write), then plain properties again. */
-function deferHistory(state: SessionState, prefix: MessagePrefix): void {
+/** Makes `visible` copy the prefix on first access (read or write), then a plain property again. */
+function deferVisible(state: SessionState, prefix: MessagePrefix): void {
   const materialize = (): void => {
     if (state.lazyPrefix === null) return;
     state.lazyPrefix = null;
-    for (const key of ['all', 'visible'] as const) {
-      Object.defineProperty(state, key, { value: prefix.source.slice(0, prefix.length), writable: true, enumerable: true, configurable: true });
-    }
+    Object.defineProperty(state, 'visible', { value: prefix.seqs.slice(0, prefix.length), writable: true, enumerable: true, configurable: true });
   };
   state.lazyPrefix = prefix;
-  for (const key of ['all', 'visible'] as const) {
-    Object.defineProperty(state, key, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        materialize();
-        return state[key];
-      },
-      set(value: Message[]) {
-        materialize();
-        state[key] = value;
-      },
-    });
-  }
+  Object.defineProperty(state, 'visible', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      materialize();
+      return state.visible;
+    },
+    set(value: number[]) {
+      materialize();
+      state.visible = value;
+    },
+  });
 }
 
 /**
  * Starts a state from the log's first event. `prefix` is the fork's inherited history when the created
- * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`);
- * its messages must be frozen. Cost: O(1); the prefix is copied only when the fork's history is first used.
+ * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`).
+ * Cost: O(1); the prefix is copied only when the fork's history is first used.
  */
 export function initialState(created: StoredEvent, prefix: MessagePrefix): SessionState {
   if (created.type !== 'session.created') {
     throw new CorruptSessionError('(unknown)', `a log must start with session.created, found ${created.type} at seq ${created.seq}`, null);
   }
-  // A prefix read from a parent's fold is frozen already; one embedded in this log was just parsed.
-  if (created.prefix) for (const m of created.prefix) deepFreeze(m);
-  const inherited = created.prefix ? wholePrefix(created.prefix) : prefix;
+  const inherited = created.prefix ? embeddedPrefix(created.prefix) : prefix;
   const state: SessionState = {
     header: { ...created.session, metadata: { ...created.session.metadata } },
     createdAt: created.at,
     updatedAt: created.at,
     headSeq: created.seq,
-    all: [],
-    prefixLength: inherited.length,
-    ownById: new Map(),
-    prefixById: null,
+    own: new MessageIndex(),
+    prefix: inherited,
     firstSeq: created.seq,
     visible: [],
     revert: null,
@@ -130,7 +143,7 @@ export function initialState(created: StoredEvent, prefix: MessagePrefix): Sessi
     deleted: false,
     lazyPrefix: null,
   };
-  if (inherited.length > 0) deferHistory(state, inherited);
+  if (inherited.length > 0) deferVisible(state, inherited);
   return state;
 }
 
@@ -166,12 +179,10 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
     case 'message.added': {
       // A valid writer never reuses an id (the store checks, inherited ones included); a foreign
       // duplicate is ignored rather than shown twice.
-      if (state.ownById.has(event.message.id)) break;
-      const message = messageFromRecord(event.message, event.seq, event.at);
-      state.all.push(message);
-      state.ownById.set(message.id, message);
+      if (state.own.positionOf(event.message.id) >= 0) break;
+      state.own.push(event.message.id, event.seq);
       if (state.revert) state.revert = null; // a new message commits a pending revert
-      state.visible.push(message);
+      state.visible.push(event.seq);
       break;
     }
     case 'title.set':
@@ -198,14 +209,15 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
       break;
     case 'revert.applied': {
       const base = state.revert ? state.revert.restore : state.visible;
-      let shown: Message[] | null = null;
+      let shown: number[] | null = null;
       if (event.snapshotId !== null) {
         const snap = state.snapshots.find((s) => s.id === event.snapshotId);
         if (snap) shown = snap.messages.slice();
       } else if (event.toMessageId === null) {
         shown = [];
       } else {
-        const at = base.findIndex((m) => m.id === event.toMessageId);
+        const seq = findSeq(state, event.toMessageId);
+        const at = seq === undefined ? -1 : indexOfSeq(base, seq);
         if (at >= 0) shown = base.slice(0, at + 1);
       }
       if (shown === null) break;
@@ -232,26 +244,93 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
         metadata: event.metadata,
       };
       break;
-    case 'parent.detached':
-      // The prefix is already in `all`/`visible` (read from the parent, or from this event on a cold
-      // fold); from now on it is owned by this log and the parent link is gone.
+    case 'parent.detached': {
+      // From now on the prefix is owned by this log (the parent's log is about to be removed): resolve
+      // it from the copy this event carries. The lists of seqs are the same.
+      if (state.prefix.length > 0 && state.prefix.from?.kind !== 'embedded') {
+        const copy = embeddedPrefix(event.prefix);
+        state.prefix = { seqs: state.prefix.seqs, length: state.prefix.length, from: copy.from };
+        if (state.lazyPrefix) state.lazyPrefix = state.prefix;
+      }
       state.header.parentId = null;
       break;
+    }
     case 'session.deleted':
       state.deleted = true;
       break;
   }
 }
 
-/** Any message of the history by id, visible or not, inherited or own. */
-export function findMessage(state: SessionState, id: string): Message | undefined {
-  const own = state.ownById.get(id);
-  if (own || state.prefixLength === 0) return own;
-  if (!state.prefixById) {
-    state.prefixById = new Map();
-    for (let i = 0; i < state.prefixLength; i++) state.prefixById.set(state.all[i]!.id, state.all[i]!);
+/** Number of messages of the whole history (inherited first, then own), visible or not. */
+export function historyLength(state: SessionState): number {
+  return state.prefix.length + state.own.length;
+}
+
+/** Seq of the i-th message of the whole history. */
+export function historySeqAt(state: SessionState, i: number): number {
+  return i < state.prefix.length ? state.prefix.seqs[i]! : state.own.seqAt(i - state.prefix.length);
+}
+
+/** Seqs of the whole history (inherited first, then own), visible or not. A copy. */
+export function historySeqs(state: SessionState): number[] {
+  const out = state.prefix.seqs.slice(0, state.prefix.length) as number[];
+  for (let i = 0; i < state.own.length; i++) out.push(state.own.seqAt(i));
+  return out;
+}
+
+/** Seq of any message of the history by id, visible or not, inherited or own. */
+export function findSeq(state: SessionState, id: string): number | undefined {
+  const own = state.own.positionOf(id);
+  if (own >= 0) return state.own.seqAt(own);
+  const { prefix } = state;
+  const from = prefix.from;
+  if (prefix.length === 0 || from === null) return undefined;
+  const seq = from.kind === 'fold' ? findSeq(from.state, id) : from.byId.get(id)?.seq;
+  // The parent's fold goes on growing after the fork point: only its first `length` visible count.
+  return seq !== undefined && indexOfSeq(prefix.seqs, seq, prefix.length) >= 0 ? seq : undefined;
+}
+
+/** Id of the message with this seq in the history, or undefined. */
+export function idOfSeq(state: SessionState, seq: number): string | undefined {
+  const origin = originOf(state, seq);
+  if (origin === null) return undefined;
+  return 'message' in origin ? origin.message.id : origin.state.own.idAt(origin.position);
+}
+
+/**
+ * Where the body of the history's message `seq` lives: position `position` of `state`'s own index
+ * (its log is `state.header.id`), or a message held in memory (an embedded prefix). Null: no such message.
+ */
+export function originOf(state: SessionState, seq: number): { state: SessionState; position: number } | { message: Message } | null {
+  for (let s: SessionState = state; ; ) {
+    const position = s.own.positionOfSeq(seq);
+    if (position >= 0) return { state: s, position };
+    const from = s.prefix.from;
+    if (from === null) return null;
+    if (from.kind === 'embedded') {
+      const message = from.bySeq.get(seq);
+      return message ? { message } : null;
+    }
+    s = from.state;
   }
-  return state.prefixById.get(id);
+}
+
+/** Index of `seq` in the first `length` entries of a sorted seq list, or -1. */
+export function indexOfSeq(seqs: readonly number[], seq: number, length = seqs.length): number {
+  const at = firstAfterSeq(seqs, seq - 1, length);
+  return at < length && seqs[at] === seq ? at : -1;
+}
+
+/** First index in the first `length` entries of a sorted seq list whose seq is greater than `seq`. */
+export function firstAfterSeq(seqs: readonly number[], seq: number, length = seqs.length): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqs[mid]! <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function foldEvents(events: readonly StoredEvent[], prefix: MessagePrefix): SessionState {
@@ -262,18 +341,9 @@ export function foldEvents(events: readonly StoredEvent[], prefix: MessagePrefix
   return state;
 }
 
-/**
- * The fork prefix a log carries itself, if any: the created event's (an import), else the one copied in
- * when the parent was deleted. Null means the prefix lives in the parent's log.
- */
-export function embeddedPrefix(events: readonly StoredEvent[]): Message[] | null {
-  const first = events[0];
-  if (first?.type === 'session.created' && first.prefix) return first.prefix;
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i]!;
-    if (e.type === 'parent.detached') return e.prefix;
-  }
-  return null;
+/** The fork prefix a created event carries itself (an import), if any. */
+export function createdPrefix(created: StoredEvent): Message[] | null {
+  return created.type === 'session.created' && created.prefix ? created.prefix : null;
 }
 
 export function patchMetadata(current: JsonObject, patch: { [key: string]: JsonValue }): JsonObject {
@@ -286,9 +356,9 @@ export function patchMetadata(current: JsonObject, patch: { [key: string]: JsonV
   return next;
 }
 
-/** Ids of the messages a revert hid (those of `restore` not shown). */
+/** Number of messages a pending revert hid (those of `restore` not shown). */
 export function hiddenCount(state: SessionState): number {
   if (!state.revert) return 0;
-  const shown = new Set(state.visible.map((m) => m.id));
-  return state.revert.restore.filter((m) => !shown.has(m.id)).length;
+  const shown = new Set(state.visible);
+  return state.revert.restore.filter((seq) => !shown.has(seq)).length;
 }

@@ -5,7 +5,7 @@
 import type { SessionSummary } from '../drivers/driver.js';
 import type { StoredEvent } from './events.js';
 import type { SessionState, SnapshotState } from './fold.js';
-import { hiddenCount, visibleLength } from './fold.js';
+import { findSeq, hiddenCount, idOfSeq, indexOfSeq, visibleLength } from './fold.js';
 import { hashShareToken } from './ids.js';
 import type { ChatMessage, Message, Session, SessionInfo, Snapshot } from './model.js';
 
@@ -58,7 +58,7 @@ export function previewSummary(state: SessionState, events: readonly StoredEvent
   if (events.length === 0) return null;
   let updatedAt = state.updatedAt;
   for (const e of events) {
-    if (e.type !== 'message.added' || state.ownById.has(e.message.id)) return null;
+    if (e.type !== 'message.added' || state.own.positionOf(e.message.id) >= 0) return null;
     if (e.at > updatedAt) updatedAt = e.at;
   }
   return { ...sessionSummary(state), updatedAt, messageCount: visibleLength(state) + events.length, headSeq: events[events.length - 1]!.seq };
@@ -69,7 +69,7 @@ export function infoFromSummary(summary: SessionSummary): SessionInfo {
   return { ...rest, shared: shareTokenHash !== null };
 }
 
-export function snapshotView(s: SnapshotState): Snapshot {
+export function snapshotView(state: SessionState, s: SnapshotState): Snapshot {
   const last = s.messages[s.messages.length - 1];
   return {
     id: s.id,
@@ -78,15 +78,16 @@ export function snapshotView(s: SnapshotState): Snapshot {
     createdAt: s.createdAt,
     seq: s.seq,
     messageCount: s.messages.length,
-    lastMessageId: last ? last.id : null,
+    lastMessageId: last === undefined ? null : (idOfSeq(state, last) ?? null),
   };
 }
 
-export function sessionView(state: SessionState): Session {
+/** The whole session; `messages` are the bodies of `state.visible`, read by the store. */
+export function sessionView(state: SessionState, messages: Message[]): Session {
   return {
     ...sessionInfo(state),
-    messages: state.visible.slice(),
-    snapshots: state.snapshots.map(snapshotView),
+    messages,
+    snapshots: state.snapshots.map((s) => snapshotView(state, s)),
     revert: state.revert
       ? {
           seq: state.revert.seq,
@@ -107,39 +108,37 @@ export function toChatMessage(m: Message): ChatMessage {
   return out;
 }
 
-/**
- * The LLM view: a compaction checkpoint (if its message is still visible) stands in for everything up
- * to it; the window keeps the last `maxMessages` and never opens on a tool result whose call it cut off.
- */
-export function chatHistory(state: SessionState, maxMessages: number | undefined): ChatMessage[] {
-  let messages = state.visible;
-  let summary: ChatMessage | null = null;
-  const cp = state.checkpoint;
-  if (cp) {
-    const at = messages.findIndex((m) => m.id === cp.throughMessageId);
-    if (at >= 0) {
-      messages = messages.slice(at + 1);
-      summary = { role: 'system', content: cp.summary };
-    }
-  }
-  if (maxMessages !== undefined && messages.length > maxMessages) {
-    messages = messages.slice(messages.length - maxMessages);
-    let start = 0;
-    while (start < messages.length && messages[start]!.role === 'tool') start++;
-    messages = messages.slice(start);
-  }
-  const out = messages.map(toChatMessage);
-  return summary ? [summary, ...out] : out;
+/** Which messages the LLM view shows: seqs to read, the checkpoint summary, and whether the window cut the history. */
+export interface ChatWindow {
+  seqs: number[];
+  summary: string | null;
+  cut: boolean;
 }
 
-/** First index in `messages` (sorted by seq) whose seq is greater than `seq`. */
-export function firstAfterSeq(messages: readonly Message[], seq: number): number {
-  let lo = 0;
-  let hi = messages.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (messages[mid]!.seq <= seq) lo = mid + 1;
-    else hi = mid;
+/**
+ * The LLM view: a compaction checkpoint (if its message is still visible) stands in for everything up
+ * to it; the window keeps the last `maxMessages`.
+ */
+export function chatWindow(state: SessionState, maxMessages: number | undefined): ChatWindow {
+  let seqs = state.visible;
+  let summary: string | null = null;
+  const cp = state.checkpoint;
+  if (cp) {
+    const seq = findSeq(state, cp.throughMessageId);
+    const at = seq === undefined ? -1 : indexOfSeq(seqs, seq);
+    if (at >= 0) {
+      seqs = seqs.slice(at + 1);
+      summary = cp.summary;
+    }
   }
-  return lo;
+  const cut = maxMessages !== undefined && seqs.length > maxMessages;
+  return { seqs: cut ? seqs.slice(seqs.length - maxMessages!) : seqs.slice(), summary, cut };
+}
+
+/** The window's messages in the LLM shape; a cut window never opens on a tool result whose call it cut off. */
+export function chatHistory(window: ChatWindow, messages: readonly Message[]): ChatMessage[] {
+  let start = 0;
+  if (window.cut) while (start < messages.length && messages[start]!.role === 'tool') start++;
+  const out = messages.slice(start).map(toChatMessage);
+  return window.summary !== null ? [{ role: 'system', content: window.summary }, ...out] : out;
 }

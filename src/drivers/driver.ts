@@ -55,8 +55,8 @@ export interface LogTransaction {
    * SpeculationDeclined) sends the driver to the locked path, which calls the plan again.
    */
   readonly speculative?: boolean;
-  /** Events after `afterSeq`, read under the same lock/transaction. */
-  readAfter(afterSeq: number): Promise<StoredEvent[]>;
+  /** Events with `afterSeq < seq <= untilSeq` (all after `afterSeq` when absent), read under the same lock/transaction. */
+  readAfter(afterSeq: number, untilSeq?: number): Promise<StoredEvent[]>;
 }
 
 /** What a plan asks the driver to write: events with seqs `headSeq+1…` (any start when creating) and the new summary. */
@@ -91,9 +91,11 @@ export interface SessionDriver {
 
   /**
    * Events with `afterSeq < seq <= untilSeq` in order (all after `afterSeq` when `untilSeq` is absent),
-   * or null when no log exists. Never creates anything.
+   * at most the first `limit` of them when given, or null when no log exists. Never creates anything.
+   * Cost: proportional to the events returned, wherever they sit in the log (readers page through
+   * long sessions with it).
    */
-  readEvents(id: string, afterSeq: number, untilSeq?: number): Promise<StoredEvent[] | null>;
+  readEvents(id: string, afterSeq: number, untilSeq?: number, limit?: number): Promise<StoredEvent[] | null>;
 
   /**
    * The one write primitive: atomically (under the session's lock or in one transaction) read the head,

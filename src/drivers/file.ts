@@ -54,6 +54,7 @@ import {
 import { acquireLock, releaseLock } from './file/lock.js';
 import { encodeBatch } from './file/log-format.js';
 import { inspectCold, scanForward, type PrefixScan } from './file/log-reader.js';
+import { SeqMarks, noteBatch } from './file/seq-marks.js';
 import { quarantineBytes, quarantineFile } from './file/quarantine.js';
 
 export type { FileIO } from './file/io.js';
@@ -108,6 +109,8 @@ interface LogCache {
   headSeq: number;
   /** seq -> byte offset just past that event's line, for events recently returned or written. */
   offsets: Map<number, number>;
+  /** Sparse seq -> offset index of the whole valid prefix seen so far, so a range read starts near its range. */
+  marks: SeqMarks;
 }
 
 /** A read saw something that looks like damage. Only a lock holder's full scan may call it corruption. */
@@ -182,13 +185,14 @@ class FileSessionDriver implements FileDriver {
     });
   }
 
-  async readEvents(id: string, afterSeq: number, untilSeq?: number): Promise<StoredEvent[] | null> {
+  async readEvents(id: string, afterSeq: number, untilSeq?: number, limit?: number): Promise<StoredEvent[] | null> {
     assertSessionId(id);
     if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new InvalidInputError('afterSeq', 'must be an integer >= 0');
     if (untilSeq !== undefined && (!Number.isSafeInteger(untilSeq) || untilSeq < 0)) {
       throw new InvalidInputError('untilSeq', 'must be an integer >= 0');
     }
-    return this.readOp(id, () => this.readRange(id, afterSeq, untilSeq ?? Number.POSITIVE_INFINITY));
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new InvalidInputError('limit', 'must be an integer >= 1');
+    return this.readOp(id, () => this.readRange(id, afterSeq, untilSeq ?? Number.POSITIVE_INFINITY, limit ?? Number.POSITIVE_INFINITY));
   }
 
   /**
@@ -266,6 +270,7 @@ class FileSessionDriver implements FileDriver {
           limit: fst.size,
           expectedSeq: c.validSize > 0 ? c.headSeq + 1 : null,
           counter: this.logCounter,
+          onGroup: noteMarks(c.marks),
         });
         if (r.status === 'damage') {
           this.caches.delete(id);
@@ -282,7 +287,7 @@ class FileSessionDriver implements FileDriver {
     }
   }
 
-  private readRange(id: string, afterSeq: number, untilSeq: number): StoredEvent[] | null {
+  private readRange(id: string, afterSeq: number, untilSeq: number, limit = Number.POSITIVE_INFINITY): StoredEvent[] | null {
     const seen = this.statLog(id);
     if (!seen) return null;
     if (seen.fresh) {
@@ -304,6 +309,11 @@ class FileSessionDriver implements FileDriver {
           bestSeq = c.headSeq;
           bestOffset = c.validSize;
         } else {
+          const mark = c.marks.floor(afterSeq);
+          if (mark) {
+            bestSeq = mark.seq;
+            bestOffset = mark.end;
+          }
           for (const [seq, offset] of c.offsets) {
             if (seq <= afterSeq && seq > bestSeq) {
               bestSeq = seq;
@@ -316,6 +326,7 @@ class FileSessionDriver implements FileDriver {
           expectedSeq = bestSeq + 1;
         }
       }
+      const marks = c ? c.marks : new SeqMarks();
       const out: StoredEvent[] = [];
       let lastOut = -1;
       let lastOutEnd = -1;
@@ -328,13 +339,14 @@ class FileSessionDriver implements FileDriver {
         onGroup: (events, ends) => {
           for (let i = 0; i < events.length; i++) {
             const e = events[i]!;
-            if (e.seq > afterSeq && e.seq <= untilSeq) {
+            marks.note(e.seq, ends[i]!);
+            if (e.seq > afterSeq && e.seq <= untilSeq && out.length < limit) {
               out.push(e);
               lastOut = e.seq;
               lastOutEnd = ends[i]!;
             }
           }
-          return events[events.length - 1]!.seq >= untilSeq;
+          return events[events.length - 1]!.seq >= untilSeq || out.length >= limit;
         },
       });
       if (r.status === 'damage') {
@@ -342,7 +354,7 @@ class FileSessionDriver implements FileDriver {
         throw new SuspectedCorruption(r.reason);
       }
       if (c) this.advance(c, r, fst.size);
-      else c = this.remember(id, fst, r);
+      else c = this.remember(id, fst, r, marks);
       if (c.validSize === 0) return null;
       if (lastOut > 0) setOffset(c, lastOut, lastOutEnd);
       return out;
@@ -360,17 +372,18 @@ class FileSessionDriver implements FileDriver {
     if (fd === null) return null;
     let r;
     let fst: fs.Stats;
+    const marks = new SeqMarks();
     try {
       fst = fs.fstatSync(fd);
-      r = scanForward({ fd, start: 0, limit: fst.size, expectedSeq: null, counter: this.logCounter });
+      r = scanForward({ fd, start: 0, limit: fst.size, expectedSeq: null, counter: this.logCounter, onGroup: noteMarks(marks) });
     } finally {
       fs.closeSync(fd);
     }
     if (r.status === 'damage') this.quarantineCorrupt(id, r.reason);
-    return this.remember(id, fst, r);
+    return this.remember(id, fst, r, marks);
   }
 
-  private remember(id: string, st: fs.Stats, r: PrefixScan): LogCache {
+  private remember(id: string, st: fs.Stats, r: PrefixScan, marks = new SeqMarks()): LogCache {
     const c: LogCache = {
       dev: st.dev,
       ino: st.ino,
@@ -379,6 +392,7 @@ class FileSessionDriver implements FileDriver {
       validSize: r.end,
       headSeq: r.lastSeq ?? 0,
       offsets: new Map(),
+      marks,
     };
     this.caches.set(id, c);
     if (this.caches.size > MAX_CACHED_LOGS) this.caches.delete(this.caches.keys().next().value!);
@@ -447,15 +461,16 @@ class FileSessionDriver implements FileDriver {
     const headSeq = c && c.validSize > 0 ? c.headSeq : 0;
     const tx: LogTransaction = {
       headSeq,
-      readAfter: async (afterSeq: number) => {
+      readAfter: async (afterSeq: number, untilSeq = headSeq) => {
         if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new InvalidInputError('afterSeq', 'must be an integer >= 0');
-        if (headSeq === 0 || afterSeq >= headSeq) return [];
+        const until = Math.min(headSeq, untilSeq);
+        if (headSeq === 0 || afterSeq >= until) return [];
         try {
-          return this.readRange(id, afterSeq, headSeq) ?? [];
+          return this.readRange(id, afterSeq, until) ?? [];
         } catch (err) {
           if (!(err instanceof SuspectedCorruption)) throw asStorageError('read log', err);
           this.settle(id);
-          return this.readRange(id, afterSeq, headSeq) ?? [];
+          return this.readRange(id, afterSeq, until) ?? [];
         }
       },
     };
@@ -476,12 +491,14 @@ class FileSessionDriver implements FileDriver {
       validSize: 0,
       headSeq: 0,
       offsets: new Map(),
+      marks: new SeqMarks(),
     };
     if (next.validSize > 0) setOffset(next, next.headSeq, next.validSize);
     next.size = newSize;
     next.validSize = newSize;
     next.headSeq = last.seq;
     setOffset(next, last.seq, newSize);
+    noteBatch(next.marks, p.events[0]!.seq, last.seq, buf, prevSize);
     this.caches.set(id, next);
     try {
       this.index.appendSummary(p.summary, newSize);
@@ -904,6 +921,14 @@ class FileSessionDriver implements FileDriver {
 }
 
 const WATCH_POLL_MS = 1000;
+
+/** A scan callback that records the scanned groups' mark offsets (and never stops the scan). */
+function noteMarks(marks: SeqMarks): (events: StoredEvent[], ends: number[]) => boolean {
+  return (events, ends) => {
+    for (let i = 0; i < events.length; i++) marks.note(events[i]!.seq, ends[i]!);
+    return false;
+  };
+}
 
 function setOffset(c: LogCache, seq: number, offset: number): void {
   c.offsets.delete(seq);

@@ -30,11 +30,11 @@ export function createMemoryDriver(): SessionDriver {
       const log = logs.get(id);
       return log ? log[log.length - 1]!.seq : null;
     },
-    async readEvents(id, afterSeq, untilSeq = Infinity) {
+    async readEvents(id, afterSeq, untilSeq = Infinity, limit = Infinity) {
       assertSessionId(id);
       const log = logs.get(id);
       if (!log) return null;
-      return copy(log.filter((e) => e.seq > afterSeq && e.seq <= untilSeq));
+      return copy(log.filter((e) => e.seq > afterSeq && e.seq <= untilSeq).slice(0, limit));
     },
     append(id, mode, plan) {
       assertSessionId(id);
@@ -45,7 +45,7 @@ export function createMemoryDriver(): SessionDriver {
         const headSeq = log ? log[log.length - 1]!.seq : 0;
         const p = await plan({
           headSeq,
-          readAfter: async (after) => copy((log ?? []).filter((e) => e.seq > after)),
+          readAfter: async (after, until = Infinity) => copy((log ?? []).filter((e) => e.seq > after && e.seq <= until)),
         });
         if (p === null) return [];
         checkSeqs(p.events, mode === 'create' ? null : headSeq);

@@ -341,13 +341,13 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
       planned = await plan({
         headSeq: guess,
         speculative: true,
-        readAfter: async (afterSeq) => {
-          if (afterSeq >= guess) return [];
+        readAfter: async (afterSeq, untilSeq = guess) => {
+          if (afterSeq >= Math.min(guess, untilSeq)) return [];
           // Events up to a head once seen are committed and never change: no lock needed to read them.
           const r = await query(
             'read log',
             `SELECT event::text AS event FROM ${s}.events WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
-            [id, afterSeq, guess],
+            [id, afterSeq, Math.min(guess, untilSeq)],
           );
           return parseEvents(r.rows);
         },
@@ -449,14 +449,14 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
         planCalled.value = true;
         const planned = await plan({
           headSeq,
-          readAfter: async (afterSeq) => {
+          readAfter: async (afterSeq, untilSeq = headSeq) => {
             // Under the lock nothing follows headSeq: the usual catch-up of a warm cache costs no query.
-            if (afterSeq >= headSeq) return [];
+            if (afterSeq >= Math.min(headSeq, untilSeq)) return [];
             const r = await txQuery(
               client,
               'read log',
-              `SELECT event::text AS event FROM ${s}.events WHERE session_id = $1 AND seq > $2 ORDER BY seq`,
-              [id, afterSeq],
+              `SELECT event::text AS event FROM ${s}.events WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
+              [id, afterSeq, Math.min(headSeq, untilSeq)],
             );
             return parseEvents(r.rows);
           },
@@ -513,7 +513,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
       return head;
     },
 
-    async readEvents(id, afterSeq, untilSeq) {
+    async readEvents(id, afterSeq, untilSeq, limit) {
       assertSessionId(id);
       // One statement, so one snapshot: a batch is seen whole or not at all, and a missing session is
       // told apart from an empty range (no row at all vs one row with a null event).
@@ -524,8 +524,9 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
            LEFT JOIN ${s}.events e
              ON e.session_id = ses.id AND e.seq > $2 AND ($3::bigint IS NULL OR e.seq <= $3::bigint)
           WHERE ses.id = $1
-          ORDER BY e.seq`,
-        [id, afterSeq, untilSeq === undefined || untilSeq === Infinity ? null : untilSeq],
+          ORDER BY e.seq
+          LIMIT $4`,
+        [id, afterSeq, untilSeq === undefined || untilSeq === Infinity ? null : untilSeq, limit === undefined || limit === Infinity ? null : limit],
       );
       if (r.rows.length === 0) return null;
       return parseEvents(r.rows);

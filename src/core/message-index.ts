@@ -1,0 +1,118 @@
+/**
+ * What a fold keeps per message of its own log: the seq and the id, and nothing of the body. Bodies
+ * stay in the log and are read per page (see src/core/bodies.ts), so a session of 100 000 messages is
+ * held in a few MiB. Ids are packed as UTF-8 into one growing buffer and found through an
+ * open-addressing hash table of positions, instead of one JS string and one Map entry per message
+ * (~120 bytes) this costs ~50 bytes per message, and lookups stay exact (the candidate's id is compared).
+ */
+const EMPTY = 0;
+
+export class MessageIndex {
+  /** seq of the i-th message, strictly increasing. */
+  private seqList = new Float64Array(16);
+  /** End offset in `idBytes` of the i-th id (its start is the previous end). */
+  private idEnds = new Uint32Array(16);
+  private idBytes = Buffer.allocUnsafe(16 * 36);
+  private idUsed = 0;
+  /** Open addressing: position + 1 of a message, or EMPTY. Length is a power of two, at most half full. */
+  private table = new Int32Array(32);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends a message; its seq must exceed every seq already held. The caller checks for duplicate ids. */
+  push(id: string, seq: number): void {
+    const n = this.count;
+    if (n > 0 && seq <= this.seqList[n - 1]!) throw new RangeError(`seq ${seq} does not follow ${this.seqList[n - 1]}`);
+    if (n === this.seqList.length) {
+      const seqs = new Float64Array(n * 2);
+      seqs.set(this.seqList);
+      this.seqList = seqs;
+      const ends = new Uint32Array(n * 2);
+      ends.set(this.idEnds);
+      this.idEnds = ends;
+    }
+    const bytes = Buffer.byteLength(id, 'utf8');
+    if (this.idUsed + bytes > this.idBytes.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.idBytes.length * 2, this.idUsed + bytes));
+      this.idBytes.copy(bigger, 0, 0, this.idUsed);
+      this.idBytes = bigger;
+    }
+    this.idBytes.write(id, this.idUsed, 'utf8');
+    this.idUsed += bytes;
+    this.seqList[n] = seq;
+    this.idEnds[n] = this.idUsed;
+    this.count = n + 1;
+    if (this.count * 2 > this.table.length) this.rehash(this.table.length * 2);
+    else this.insert(hashId(id), n);
+  }
+
+  seqAt(position: number): number {
+    return this.seqList[position]!;
+  }
+
+  idAt(position: number): string {
+    return this.idBytes.toString('utf8', position === 0 ? 0 : this.idEnds[position - 1]!, this.idEnds[position]!);
+  }
+
+  /** Position of the message with this id, or -1. */
+  positionOf(id: string): number {
+    const mask = this.table.length - 1;
+    for (let slot = hashId(id) & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.table[slot]!;
+      if (entry === EMPTY) return -1;
+      if (this.idEquals(entry - 1, id)) return entry - 1;
+    }
+  }
+
+  /** Position of the message with this seq, or -1 (binary search: seqs are increasing). */
+  positionOfSeq(seq: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = this.seqList[mid]!;
+      if (s === seq) return mid;
+      if (s < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
+
+  /** The seqs of every message, in order (a copy: the index's own storage is reused as it grows). */
+  seqs(): number[] {
+    return Array.from(this.seqList.subarray(0, this.count));
+  }
+
+  private idEquals(position: number, id: string): boolean {
+    const start = position === 0 ? 0 : this.idEnds[position - 1]!;
+    const end = this.idEnds[position]!;
+    // Fast reject on length for the common (ASCII) case before decoding.
+    if (end - start < id.length) return false;
+    return this.idBytes.toString('utf8', start, end) === id;
+  }
+
+  private insert(hash: number, position: number): void {
+    const mask = this.table.length - 1;
+    let slot = hash & mask;
+    while (this.table[slot] !== EMPTY) slot = (slot + 1) & mask;
+    this.table[slot] = position + 1;
+  }
+
+  private rehash(size: number): void {
+    this.table = new Int32Array(size);
+    for (let i = 0; i < this.count; i++) this.insert(hashId(this.idAt(i)), i);
+  }
+}
+
+/** FNV-1a over UTF-16 code units: cheap, and good enough spread for open addressing. */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
