@@ -577,6 +577,30 @@ describe('file driver: incremental reads', () => {
     assert.ok(d.stats.logBytesRead - read < grown);
   });
 
+  it('reads a page anywhere in a long log from near it: for the writer, for a reader that scanned it, inside big batches', async () => {
+    const dir = freshDir();
+    const writer = open(dir);
+    // Batches of 500 events (one group each): a page inside a batch must not cost the rest of the batch.
+    await seed(writer, 's', 6000, 500);
+    const size = fs.statSync(logFile(dir, 's')).size;
+    const reader = open(dir);
+    assert.equal((await reader.readEvents('s', 0))!.length, 6001);
+    for (const d of [writer, reader]) {
+      for (const from of [5950, 3100, 1210, 40]) {
+        const before = d.stats.logBytesRead;
+        const page = (await d.readEvents('s', from, from + 50))!;
+        assert.deepEqual(page.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => from + 1 + i));
+        assert.deepEqual(page.map((e) => (e.type === 'message.added' ? e.message.id : '')), page.map((e) => `s-m${e.seq - 2}`));
+        const read = d.stats.logBytesRead - before;
+        assert.ok(read < size / 20, `page after ${from} read ${read} of ${size} bytes`);
+      }
+    }
+    // `limit` returns the first events of the range, also inside a batch and across batches.
+    assert.deepEqual((await reader.readEvents('s', 490, undefined, 20))!.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => 491 + i));
+    assert.deepEqual((await reader.readEvents('s', 0, 3, 10))!.map((e) => e.seq), [1, 2, 3]);
+    await assert.rejects(reader.readEvents('s', 0, undefined, 0), InvalidInputError);
+  });
+
   it('drops its cache when a log is replaced (removed and created again)', async () => {
     const dir = freshDir();
     const d = open(dir);

@@ -1,11 +1,18 @@
 /**
  * What a fold keeps per message of its own log: the seq and the id, and nothing of the body. Bodies
  * stay in the log and are read per page (see src/core/bodies.ts), so a session of 100 000 messages is
- * held in a few MiB. Ids are packed as UTF-8 into one growing buffer and found through an
- * open-addressing hash table of positions, instead of one JS string and one Map entry per message
- * (~120 bytes) this costs ~50 bytes per message, and lookups stay exact (the candidate's id is compared).
+ * held in a few MiB. Ids are packed into one growing buffer (a canonical UUID, as generated ids are,
+ * in 16 bytes; any other id as UTF-8) and found through an open-addressing hash table of positions:
+ * instead of one JS string and one Map entry per message (~120 bytes) this costs ~35 bytes per
+ * message, and lookups stay exact (the candidate's id is compared, never only its hash).
  */
 const EMPTY = 0;
+/** Tag byte before each packed id. */
+const TAG_TEXT = 0;
+const TAG_UUID = 1;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Table size / entries kept above this (linear probing stays short at 3/4 full). */
+const MAX_LOAD = 0.75;
 
 export class MessageIndex {
   /** seq of the i-th message, strictly increasing. */
@@ -27,25 +34,33 @@ export class MessageIndex {
     const n = this.count;
     if (n > 0 && seq <= this.seqList[n - 1]!) throw new RangeError(`seq ${seq} does not follow ${this.seqList[n - 1]}`);
     if (n === this.seqList.length) {
-      const seqs = new Float64Array(n * 2);
+      const size = Math.ceil(n * 1.5);
+      const seqs = new Float64Array(size);
       seqs.set(this.seqList);
       this.seqList = seqs;
-      const ends = new Uint32Array(n * 2);
+      const ends = new Uint32Array(size);
       ends.set(this.idEnds);
       this.idEnds = ends;
     }
-    const bytes = Buffer.byteLength(id, 'utf8');
+    const uuid = UUID.test(id);
+    const bytes = 1 + (uuid ? 16 : Buffer.byteLength(id, 'utf8'));
     if (this.idUsed + bytes > this.idBytes.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.idBytes.length * 2, this.idUsed + bytes));
+      const bigger = Buffer.allocUnsafe(Math.max(Math.ceil(this.idBytes.length * 1.5), this.idUsed + bytes));
       this.idBytes.copy(bigger, 0, 0, this.idUsed);
       this.idBytes = bigger;
     }
-    this.idBytes.write(id, this.idUsed, 'utf8');
+    if (uuid) {
+      this.idBytes[this.idUsed] = TAG_UUID;
+      this.idBytes.write(id.replace(/-/g, ''), this.idUsed + 1, 'hex');
+    } else {
+      this.idBytes[this.idUsed] = TAG_TEXT;
+      this.idBytes.write(id, this.idUsed + 1, 'utf8');
+    }
     this.idUsed += bytes;
     this.seqList[n] = seq;
     this.idEnds[n] = this.idUsed;
     this.count = n + 1;
-    if (this.count * 2 > this.table.length) this.rehash(this.table.length * 2);
+    if (this.count > this.table.length * MAX_LOAD) this.rehash(this.table.length * 2);
     else this.insert(hashId(id), n);
   }
 
@@ -54,7 +69,11 @@ export class MessageIndex {
   }
 
   idAt(position: number): string {
-    return this.idBytes.toString('utf8', position === 0 ? 0 : this.idEnds[position - 1]!, this.idEnds[position]!);
+    const start = position === 0 ? 0 : this.idEnds[position - 1]!;
+    const end = this.idEnds[position]!;
+    if (this.idBytes[start] === TAG_TEXT) return this.idBytes.toString('utf8', start + 1, end);
+    const hex = this.idBytes.toString('hex', start + 1, end);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
   /** Position of the message with this id, or -1. */
@@ -89,9 +108,9 @@ export class MessageIndex {
   private idEquals(position: number, id: string): boolean {
     const start = position === 0 ? 0 : this.idEnds[position - 1]!;
     const end = this.idEnds[position]!;
-    // Fast reject on length for the common (ASCII) case before decoding.
-    if (end - start < id.length) return false;
-    return this.idBytes.toString('utf8', start, end) === id;
+    // Fast reject on length before decoding (UTF-8 never has fewer bytes than UTF-16 code units).
+    if (this.idBytes[start] === TAG_TEXT && end - start - 1 < id.length) return false;
+    return this.idAt(position) === id;
   }
 
   private insert(hash: number, position: number): void {

@@ -122,6 +122,7 @@ class SuspectedCorruption extends Error {
 
 const MAX_CACHED_LOGS = 10_000;
 const MAX_CACHED_OFFSETS = 16;
+const BOUNDED_READ_CHUNK = 32 * 1024;
 const O_RDWR_FLAGS = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW;
 
 class FileSessionDriver implements FileDriver {
@@ -270,7 +271,7 @@ class FileSessionDriver implements FileDriver {
           limit: fst.size,
           expectedSeq: c.validSize > 0 ? c.headSeq + 1 : null,
           counter: this.logCounter,
-          onGroup: noteMarks(c.marks),
+          marks: c.marks,
         });
         if (r.status === 'damage') {
           this.caches.delete(id);
@@ -328,6 +329,7 @@ class FileSessionDriver implements FileDriver {
       }
       const marks = c ? c.marks : new SeqMarks();
       const out: StoredEvent[] = [];
+      let wanted = 0;
       let lastOut = -1;
       let lastOutEnd = -1;
       const r = scanForward({
@@ -336,17 +338,19 @@ class FileSessionDriver implements FileDriver {
         limit: fst.size,
         expectedSeq,
         counter: this.logCounter,
-        onGroup: (events, ends) => {
-          for (let i = 0; i < events.length; i++) {
-            const e = events[i]!;
-            marks.note(e.seq, ends[i]!);
-            if (e.seq > afterSeq && e.seq <= untilSeq && out.length < limit) {
-              out.push(e);
-              lastOut = e.seq;
-              lastOutEnd = ends[i]!;
-            }
+        marks,
+        // A bounded range (a page, a fold chunk) is read in small steps: no whole-file-sized buffer.
+        ...(untilSeq !== Number.POSITIVE_INFINITY || limit !== Number.POSITIVE_INFINITY ? { chunk: BOUNDED_READ_CHUNK } : {}),
+        trustedEnd: c ? c.validSize : 0,
+        skipThrough: afterSeq,
+        want: (e) => e.seq > afterSeq && e.seq <= untilSeq && wanted++ < limit,
+        onGroup: (events, ends, lastSeq) => {
+          for (let i = 0; i < events.length && out.length < limit; i++) {
+            out.push(events[i]!);
+            lastOut = events[i]!.seq;
+            lastOutEnd = ends[i]!;
           }
-          return events[events.length - 1]!.seq >= untilSeq || out.length >= limit;
+          return lastSeq >= untilSeq || out.length >= limit;
         },
       });
       if (r.status === 'damage') {
@@ -375,7 +379,7 @@ class FileSessionDriver implements FileDriver {
     const marks = new SeqMarks();
     try {
       fst = fs.fstatSync(fd);
-      r = scanForward({ fd, start: 0, limit: fst.size, expectedSeq: null, counter: this.logCounter, onGroup: noteMarks(marks) });
+      r = scanForward({ fd, start: 0, limit: fst.size, expectedSeq: null, counter: this.logCounter, marks });
     } finally {
       fs.closeSync(fd);
     }
@@ -921,14 +925,6 @@ class FileSessionDriver implements FileDriver {
 }
 
 const WATCH_POLL_MS = 1000;
-
-/** A scan callback that records the scanned groups' mark offsets (and never stops the scan). */
-function noteMarks(marks: SeqMarks): (events: StoredEvent[], ends: number[]) => boolean {
-  return (events, ends) => {
-    for (let i = 0; i < events.length; i++) marks.note(events[i]!.seq, ends[i]!);
-    return false;
-  };
-}
 
 function setOffset(c: LogCache, seq: number, offset: number): void {
   c.offsets.delete(seq);

@@ -6,6 +6,7 @@
 import type { StoredEvent } from '../../core/events.js';
 import { readAt, type ReadCounter } from './io.js';
 import { parseLogLine } from './log-format.js';
+import type { SeqMarks } from './seq-marks.js';
 
 const FORWARD_CHUNK = 256 * 1024;
 const BACKWARD_CHUNK = 16 * 1024;
@@ -41,7 +42,12 @@ export interface Line {
   fileEnd: number;
 }
 
-/** Yields complete lines of [start, limit) using one buffer that grows only for lines longer than it. */
+/**
+ * Yields complete lines of [start, limit) using one buffer that grows only for lines longer than it,
+ * reading at most `chunk` bytes at a time. `scratch`, when big enough, is used as that buffer instead of
+ * a new one: a reader that lives for one synchronous scan can share it, so thousands of small reads
+ * (pages, fold chunks) allocate nothing (per-call buffers fragment the allocator and inflate RSS).
+ */
 export class LineReader {
   private buf: Buffer;
   private base: number;
@@ -54,11 +60,13 @@ export class LineReader {
     start: number,
     limit: number,
     private readonly counter: ReadCounter,
-    chunk: number,
+    private readonly chunk: number,
+    scratch?: Buffer,
   ) {
     this.base = start;
     this.limit = limit;
-    this.buf = Buffer.allocUnsafe(Math.max(64, Math.min(chunk, limit - start)));
+    const size = Math.max(64, Math.min(chunk, limit - start));
+    this.buf = scratch && scratch.length >= size ? scratch : Buffer.allocUnsafe(size);
   }
 
   next(): Line | null {
@@ -82,7 +90,7 @@ export class LineReader {
         this.buf.copy(bigger, 0, 0, this.len);
         this.buf = bigger;
       }
-      const want = Math.min(this.buf.length - this.len, this.limit - filePos);
+      const want = Math.min(this.buf.length - this.len, this.limit - filePos, Math.max(this.chunk, 64));
       const n = readAt(this.fd, this.buf, this.len, want, filePos, this.counter);
       if (n === 0) {
         // The file shrank under us (a lock holder cut a torn tail): stop at what we have.
@@ -108,20 +116,53 @@ export interface ForwardScanOptions {
   /** Seq the first line must have; null when starting at offset 0 (any seq >= 1, must be session.created). */
   expectedSeq: number | null;
   counter: ReadCounter;
-  /** Receives each complete group in order with the byte offset just past each event's line; return true to stop after it. */
-  onGroup?: (events: StoredEvent[], lineEnds: number[]) => boolean;
+  /**
+   * Which events the caller wants, asked once per event in order. Every line is still parsed and
+   * checked; unwanted events are dropped at once, so validating a batch of 1 000 to serve 32 holds 32.
+   * Default: all.
+   */
+  want?: (event: StoredEvent) => boolean;
+  /** Receives each complete group's wanted events in order, with the byte offset just past each one's line, and the group's last seq; return true to stop after it. */
+  onGroup?: (events: StoredEvent[], lineEnds: number[], lastSeq: number) => boolean;
+  /** Notes the line end of every event of every complete group (the sparse seq -> offset index). */
+  marks?: SeqMarks;
+  /**
+   * Bytes before this offset were validated already (whole groups): their lines are handed out one by
+   * one, without reading on to the end of their group, so a page inside a big batch costs only the page.
+   */
+  trustedEnd?: number;
+  /** Trusted lines with a seq up to this one are skipped unparsed (a read that starts at a mark before its range). */
+  skipThrough?: number;
+  /** Read size; smaller for a bounded range, so a short read does not allocate a whole-file-sized buffer. */
+  chunk?: number;
 }
 
+/** Shared by every forward scan: a scan is synchronous and its lines are parsed before it returns. */
+let scanScratch: Buffer | null = null;
+
 export function scanForward(opts: ForwardScanOptions): ScanResult {
-  const reader = new LineReader(opts.fd, opts.start, opts.limit, opts.counter, FORWARD_CHUNK);
+  scanScratch ??= Buffer.allocUnsafe(FORWARD_CHUNK);
+  const reader = new LineReader(opts.fd, opts.start, opts.limit, opts.counter, opts.chunk ?? FORWARD_CHUNK, scanScratch);
+  const trustedEnd = opts.trustedEnd ?? 0;
+  const skipThrough = opts.skipThrough ?? 0;
   let expected = opts.expectedSeq;
   let end = opts.start;
   let lastSeq: number | null = opts.expectedSeq === null ? null : opts.expectedSeq - 1;
-  let group: StoredEvent[] = [];
-  let ends: number[] = [];
+  /** The group being read: every line's seq and end (for marks), and the wanted events. */
+  let seqs: number[] = [];
+  let lineEnds: number[] = [];
+  let kept: StoredEvent[] = [];
+  let keptEnds: number[] = [];
   for (;;) {
     const line = reader.next();
     if (line === null) break;
+    if (expected !== null && expected <= skipThrough && line.fileEnd <= trustedEnd) {
+      // Validated before, one event per line: its seq is known without parsing it.
+      end = line.fileEnd;
+      lastSeq = expected;
+      expected++;
+      continue;
+    }
     const parsed = parseLogLine(line.buf, line.start, line.end);
     const atFileStart = line.fileStart === 0;
     let problem: string | null = null;
@@ -139,19 +180,26 @@ export function scanForward(opts: ForwardScanOptions): ScanResult {
       return { status: 'ok', end, lastSeq, tail: true, stopped: false };
     }
     const ev = parsed!.event;
-    group.push(ev);
-    ends.push(line.fileEnd);
+    seqs.push(ev.seq);
+    lineEnds.push(line.fileEnd);
+    if (!opts.want || opts.want(ev)) {
+      kept.push(ev);
+      keptEnds.push(line.fileEnd);
+    }
     expected = ev.seq + 1;
-    if (parsed!.more) continue;
+    if (parsed!.more && line.fileEnd > trustedEnd) continue;
     end = line.fileEnd;
     lastSeq = ev.seq;
-    const done = group;
-    const doneEnds = ends;
-    group = [];
-    ends = [];
-    if (opts.onGroup?.(done, doneEnds)) return { status: 'ok', end, lastSeq, tail: false, stopped: true };
+    if (opts.marks) for (let i = 0; i < seqs.length; i++) opts.marks.note(seqs[i]!, lineEnds[i]!);
+    const done = kept;
+    const doneEnds = keptEnds;
+    seqs = [];
+    lineEnds = [];
+    kept = [];
+    keptEnds = [];
+    if (opts.onGroup?.(done, doneEnds, ev.seq)) return { status: 'ok', end, lastSeq, tail: false, stopped: true };
   }
-  const tail = group.length > 0 || reader.leftover > 0;
+  const tail = seqs.length > 0 || reader.leftover > 0;
   return { status: 'ok', end, lastSeq, tail, stopped: false };
 }
 
