@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   InvalidInputError,
   MessageNotFoundError,
+  openStore,
   SessionExistsError,
   SessionNotFoundError,
   SnapshotNotFoundError,
@@ -776,6 +777,70 @@ export function testDriver(harness: DriverHarness): void {
         await watching;
         clearTimeout(timeout);
         assert.deepEqual(seen, ['wx-0', 'wx-1', 'wx-2']);
+      });
+    });
+
+    describe('long sessions: bodies are read per page, never all held', () => {
+      /** A store on the same driver that keeps no message bodies: every body it returns was read from the log. */
+      const bodiless = () => openStore({ driver: store.driver, cacheMessages: 0 });
+
+      it('readEvents takes a range and a limit; a plan reads a range of its own log under the lock', async () => {
+        await store.createSession({ id: 'lg-range' });
+        await store.addMessages('lg-range', Array.from({ length: 300 }, (_, i) => ({ role: 'user' as const, content: `r${i}` })));
+        const seqs = async (after: number, until?: number, limit?: number) =>
+          (await store.driver.readEvents('lg-range', after, until, limit))!.map((e) => e.seq);
+        assert.deepEqual(await seqs(100, 105), [101, 102, 103, 104, 105]);
+        assert.deepEqual(await seqs(100, undefined, 3), [101, 102, 103]);
+        assert.deepEqual(await seqs(250, 260, 4), [251, 252, 253, 254]);
+        assert.deepEqual(await seqs(299, undefined, 50), [300, 301]);
+        assert.deepEqual(await seqs(0, 2, 10), [1, 2]);
+        let inside: number[] = [];
+        await store.driver.append('lg-range', 'update', async (tx) => {
+          inside = (await tx.readAfter(200, 203)).map((e) => e.seq);
+          return null;
+        });
+        assert.deepEqual(inside, [201, 202, 203]);
+      });
+
+      it('a store that caches no bodies serves every page, windows, retries and forks exactly as a caching one', async () => {
+        await store.createSession({ id: 'lg-pages' });
+        const sent = Array.from({ length: 700 }, (_, i) => ({ id: `lp-${i}`, role: (i % 3 === 2 ? 'tool' : 'user') as 'tool' | 'user', content: `page ${i}` }));
+        for (let i = 0; i < sent.length; i += 100) await store.addMessages('lg-pages', sent.slice(i, i + 100));
+        await store.setTitle('lg-pages', 'between messages');
+        await store.addMessage('lg-pages', { id: 'lp-last', role: 'assistant', content: 'last' });
+        const all = await store.getMessages('lg-pages');
+        const lean = bodiless();
+        // Page backward through the whole history, 50 at a time.
+        const pages: string[] = [];
+        let beforeSeq: number | undefined;
+        for (;;) {
+          const page = await lean.getMessages('lg-pages', beforeSeq === undefined ? { limit: 50 } : { limit: 50, beforeSeq });
+          if (page.length === 0) break;
+          pages.unshift(...page.map((m) => m.id));
+          beforeSeq = page[0]!.seq;
+        }
+        assert.deepEqual(pages, all.map((m) => m.id));
+        assert.deepEqual(await lean.getMessages('lg-pages', { afterSeq: all[300]!.seq, limit: 5 }), all.slice(-5));
+        assert.deepEqual(await lean.getChatHistory('lg-pages', { maxMessages: 7 }), await store.getChatHistory('lg-pages', { maxMessages: 7 }));
+        assert.deepEqual((await lean.getSession('lg-pages')).messages, all);
+        // An idempotent retry of an old message: its body comes from the log, under the lock.
+        assert.deepEqual(await lean.addMessage('lg-pages', sent[3]!), all[3]);
+        await assert.rejects(lean.addMessage('lg-pages', { ...sent[3]!, content: 'changed' }), InvalidInputError);
+        // Concurrent retries and duplicates batched into one append: a later call sees an earlier call's
+        // message before it is written.
+        const results = await Promise.all([
+          lean.addMessage('lg-pages', { id: 'lp-new', role: 'user', content: 'new' }),
+          lean.addMessage('lg-pages', { id: 'lp-new', role: 'user', content: 'new' }),
+          lean.addMessage('lg-pages', sent[10]!),
+        ]);
+        assert.deepEqual(results[0], results[1]);
+        assert.deepEqual(results[2], all[10]);
+        // A fork deep in the history reads its inherited messages from the parent's log.
+        const fork = await lean.forkSession('lg-pages', { atIndex: 400, id: 'lg-pages-fork' });
+        assert.equal(fork.messageCount, 401);
+        assert.deepEqual(await lean.getMessages('lg-pages-fork', { limit: 3 }), all.slice(398, 401));
+        assert.deepEqual(await opened.reopen().getMessages('lg-pages-fork', { beforeSeq: all[11]!.seq, limit: 2 }), all.slice(9, 11));
+        assert.deepEqual(await lean.addMessage('lg-pages-fork', sent[5]!), all[5]);
       });
     });
 
