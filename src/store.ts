@@ -119,7 +119,7 @@ const HEAD_PAGE = 1024;
  * A cold fold reads the log this many events at a time, so it never holds the whole log's events (and
  * few of them live long enough to leave the young generation: the fold's peak memory stays small).
  */
-const FOLD_CHUNK = 32;
+const FOLD_CHUNK = 128;
 
 export function defaultDataDir(): string {
   const fromEnv = process.env.THREADLOOM_DIR;

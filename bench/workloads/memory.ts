@@ -83,7 +83,8 @@ const workload: Workload = {
       ],
     });
     // "Bounded": serving a page of 50 must not hold the session. A quarter of the log is generous for
-    // read buffers and a compact per-message index; holding every message (today's fold) is ~2x the log.
+    // read buffers and a compact per-message index; holding every message (the fold before 2026-12-02's
+    // second round) was ~2x the log.
     const readExtra = read.maxRSS - base.maxRSS;
     out.targets.push(
       target(
@@ -95,7 +96,7 @@ const workload: Workload = {
       ),
     );
     out.notes.push(
-      `reading page by page folds the whole session in memory first (the store keeps a full fold per session): +${fmtBytes(readExtra)} for a ${fmtBytes(logBytes)} log`,
+      `reading page by page keeps a compact fold (seqs and ids, no bodies) and reads each page's bodies from the log: +${fmtBytes(readExtra)} for a ${fmtBytes(logBytes)} log, most of it the JavaScript heap's own growth under the fold's parse garbage (see BENCHMARKS.md)`,
       'getMessages({afterSeq, limit}) returns the LATEST `limit` messages after afterSeq, so it cannot page forward; the probe pages backward with {beforeSeq, limit: 50}',
     );
     out.data = { baseline: base, list, read, logBytes, indexBytes, sessions, messages };
