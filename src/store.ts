@@ -115,10 +115,7 @@ const DEFAULT_CACHE_SESSIONS = 1000;
 const DEFAULT_CACHE_MESSAGES = 10_000;
 /** A page ending within this many messages of the head is kept in the body cache (it will be read again). */
 const HEAD_PAGE = 1024;
-/**
- * A cold fold reads the log this many events at a time, so it never holds the whole log's events (and
- * few of them live long enough to leave the young generation: the fold's peak memory stays small).
- */
+/** A cold fold reads the log this many events at a time, so it never holds more than that many parsed events. */
 const FOLD_CHUNK = 128;
 
 export function defaultDataDir(): string {
@@ -1091,8 +1088,7 @@ export class SessionStore {
       }
     }
     await this.mutex.run(id, () => this.driver.remove(id));
-    this.cache.delete(id);
-    for (const key of this.prefixes.keys()) if (key.startsWith(`${id}@`)) this.prefixes.delete(key);
+    this.forgetLog(id);
   }
 
   private assertOpen(): void {

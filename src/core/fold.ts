@@ -261,16 +261,6 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
   }
 }
 
-/** Number of messages of the whole history (inherited first, then own), visible or not. */
-export function historyLength(state: SessionState): number {
-  return state.prefix.length + state.own.length;
-}
-
-/** Seq of the i-th message of the whole history. */
-export function historySeqAt(state: SessionState, i: number): number {
-  return i < state.prefix.length ? state.prefix.seqs[i]! : state.own.seqAt(i - state.prefix.length);
-}
-
 /** Seqs of the whole history (inherited first, then own), visible or not. A copy. */
 export function historySeqs(state: SessionState): number[] {
   const out = state.prefix.seqs.slice(0, state.prefix.length) as number[];

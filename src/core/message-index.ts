@@ -100,11 +100,6 @@ export class MessageIndex {
     return -1;
   }
 
-  /** The seqs of every message, in order (a copy: the index's own storage is reused as it grows). */
-  seqs(): number[] {
-    return Array.from(this.seqList.subarray(0, this.count));
-  }
-
   private idEquals(position: number, id: string): boolean {
     const start = position === 0 ? 0 : this.idEnds[position - 1]!;
     const end = this.idEnds[position]!;
