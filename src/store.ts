@@ -22,9 +22,10 @@ import {
   createdPrefix,
   embeddedPrefix,
   findSeq,
-  firstAfterSeq,
   foldEvents,
   foldPrefix,
+  arraySource,
+  firstAfterIn,
   historySeqs,
   idOfSeq,
   indexOfSeq,
@@ -431,13 +432,15 @@ export class SessionStore {
     const afterSeq = optionalSeq(o.afterSeq, 'options.afterSeq');
     const beforeSeq = optionalSeq(o.beforeSeq, 'options.beforeSeq');
     return this.reading(id, (state) => {
-      const source = o.includeReverted ? historySeqs(state) : state.visible;
-      const from = afterSeq === undefined ? 0 : firstAfterSeq(source, afterSeq);
-      let to = beforeSeq === undefined ? source.length : firstAfterSeq(source, beforeSeq - 1);
+      const source = o.includeReverted ? historySeqs(state) : arraySource(state.visible);
+      const from = afterSeq === undefined ? 0 : firstAfterIn(source, afterSeq);
+      let to = beforeSeq === undefined ? source.length : firstAfterIn(source, beforeSeq - 1);
       if (to < from) to = from;
       const start = limit === undefined ? from : Math.max(from, to - limit);
+      const page: number[] = [];
+      for (let i = start; i < to; i++) page.push(source.seqAt(i));
       // Only the page's bodies are read; a page at the head is kept for the next call.
-      return this.bodies.get(state, source.slice(start, to), source.length - start <= HEAD_PAGE);
+      return this.bodies.get(state, page, source.length - start <= HEAD_PAGE);
     });
   }
 

@@ -261,11 +261,32 @@ export function applyEvent(state: SessionState, event: StoredEvent): void {
   }
 }
 
-/** Seqs of the whole history (inherited first, then own), visible or not. A copy. */
-export function historySeqs(state: SessionState): number[] {
-  const out = state.prefix.seqs.slice(0, state.prefix.length) as number[];
-  for (let i = 0; i < state.own.length; i++) out.push(state.own.seqAt(i));
-  return out;
+/** The whole history (inherited first, then own), visible or not, read in place: `seqAt(i)` for i < `length`. */
+export function historySeqs(state: SessionState): SeqSource {
+  const { prefix, own } = state;
+  return { length: prefix.length + own.length, seqAt: (i) => (i < prefix.length ? prefix.seqs[i]! : own.seqAt(i - prefix.length)) };
+}
+
+/** A sorted seq list read by position: a plain array, or the history without copying it. */
+export interface SeqSource {
+  readonly length: number;
+  seqAt(i: number): number;
+}
+
+export function arraySource(seqs: readonly number[]): SeqSource {
+  return { length: seqs.length, seqAt: (i) => seqs[i]! };
+}
+
+/** First position in `source` whose seq is greater than `seq`. */
+export function firstAfterIn(source: SeqSource, seq: number): number {
+  let lo = 0;
+  let hi = source.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (source.seqAt(mid) <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Seq of any message of the history by id, visible or not, inherited or own. */
