@@ -775,7 +775,7 @@ export class SessionStore {
       if (events && this.catchUp(cached, events)) return cached;
     }
     this.cache.delete(id);
-    const state = await this.foldLog(id);
+    const state = await this.foldLog(id, undefined, head);
     if (state) this.remember(id, state);
     return state;
   }
@@ -808,13 +808,15 @@ export class SessionStore {
 
   /**
    * Folds a log from its start up to `untilSeq` (inclusive; the head when absent), FOLD_CHUNK events at
-   * a time, so a long log is never held in memory as events. Null when no log exists.
+   * a time, so a long log is never held in memory as events. `head`, when known, sizes the fold's index
+   * once. Null when no log exists.
    */
-  private async foldLog(id: string, untilSeq?: number): Promise<SessionState | null> {
+  private async foldLog(id: string, untilSeq?: number, head?: number): Promise<SessionState | null> {
     const first = checked(id, await this.driver.readEvents(id, 0, untilSeq, FOLD_CHUNK));
     if (first === null || first.length === 0) return null;
     let events: StoredEvent[] = first;
-    const state = initialState(events[0]!, await this.prefixFor(id, events[0]!));
+    const last = untilSeq ?? head ?? 0;
+    const state = initialState(events[0]!, await this.prefixFor(id, events[0]!), Math.max(0, last - events[0]!.seq));
     if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
     for (let i = 1; i < events.length; i++) applyEvent(state, events[i]!);
     while (events.length === FOLD_CHUNK && (untilSeq === undefined || state.headSeq < untilSeq)) {

@@ -120,9 +120,10 @@ function deferVisible(state: SessionState, prefix: MessagePrefix): void {
 /**
  * Starts a state from the log's first event. `prefix` is the fork's inherited history when the created
  * event does not embed one (resolved by the store from the parent's log, or from a `parent.detached`).
- * Cost: O(1); the prefix is copied only when the fork's history is first used.
+ * Cost: O(1); the prefix is copied only when the fork's history is first used. `expectedMessages`
+ * sizes the message index (an upper bound such as the log's length; 0 when unknown).
  */
-export function initialState(created: StoredEvent, prefix: MessagePrefix): SessionState {
+export function initialState(created: StoredEvent, prefix: MessagePrefix, expectedMessages = 0): SessionState {
   if (created.type !== 'session.created') {
     throw new CorruptSessionError('(unknown)', `a log must start with session.created, found ${created.type} at seq ${created.seq}`, null);
   }
@@ -132,7 +133,7 @@ export function initialState(created: StoredEvent, prefix: MessagePrefix): Sessi
     createdAt: created.at,
     updatedAt: created.at,
     headSeq: created.seq,
-    own: new MessageIndex(),
+    own: new MessageIndex(expectedMessages),
     prefix: inherited,
     firstSeq: created.seq,
     visible: [],
@@ -347,7 +348,7 @@ export function firstAfterSeq(seqs: readonly number[], seq: number, length = seq
 export function foldEvents(events: readonly StoredEvent[], prefix: MessagePrefix): SessionState {
   const [first, ...rest] = events;
   if (!first) throw new CorruptSessionError('(unknown)', 'an empty log has no session', null);
-  const state = initialState(first, prefix);
+  const state = initialState(first, prefix, rest.length);
   for (const e of rest) applyEvent(state, e);
   return state;
 }
