@@ -172,8 +172,8 @@ type Draft = EventBody;
 /** What a write call turns into against the current state: events, and a hook run once they are folded. */
 type Decision = Draft[] | null | { drafts: Draft[]; onApplied: OnApplied };
 
-/** Runs once a call's events (seqs assigned) are folded into `s`. */
-type OnApplied = (s: SessionState, events: readonly StoredEvent[]) => void;
+/** Runs once a call's events (seqs assigned) are folded into `s`; `added`: the messages they add. */
+type OnApplied = (s: SessionState, added: readonly Message[]) => void;
 
 /**
  * Turns a call into events against the state the calls before it left. Synchronous for most calls;
@@ -199,6 +199,8 @@ interface WriteRequest {
 /** A call's events (seqs assigned), and the hook to run once they are folded. */
 interface DecidedWrite {
   events: StoredEvent[];
+  /** The messages `events` add, built once: handed to onApplied and kept in the body cache once written. */
+  added: Message[];
   onApplied: OnApplied | null;
 }
 
@@ -401,10 +403,9 @@ export class SessionStore {
         drafts.push({ type: 'message.added', message: record });
         order.push({ id: record.id });
       }
-      const onApplied: OnApplied = (_s, events) => {
-        const added = new Map<string, Message>();
-        for (const e of events) if (e.type === 'message.added') added.set(e.message.id, messageFromRecord(e.message, e.seq, e.at));
-        resolved = order.map((o) => o.existing ?? added.get(o.id)!);
+      const onApplied: OnApplied = (_s, added) => {
+        const byId = new Map(added.map((m) => [m.id, m]));
+        resolved = order.map((o) => o.existing ?? byId.get(o.id)!);
       };
       return { drafts, onApplied };
     };
@@ -942,6 +943,8 @@ export class SessionStore {
     let speculated: DecidedWrite | null = null;
     /** Per call: null when it succeeded, else its own error. */
     let verdicts: unknown[] = [];
+    /** The messages the batch's calls add (for the body cache once written). */
+    let added: Message[] = [];
     let state: SessionState | null = null;
     let written: StoredEvent[];
     // Fold a session this store has not seen before taking its lock, page by page (unlocked reads of
@@ -956,6 +959,7 @@ export class SessionStore {
         }
         speculated = null;
         verdicts = [];
+        added = [];
         let s = this.cached(id) ?? null;
         if (s && s.headSeq <= tx.headSeq && this.catchUp(s, checked(id, await tx.readAfter(s.headSeq))!)) {
           // caught up (with committed events only, so this holds even for a speculative plan)
@@ -1003,8 +1007,9 @@ export class SessionStore {
           }
           if (decision.events.length > 0) mutated = true;
           for (const e of decision.events) applyEvent(s, e);
-          decision.onApplied?.(s, decision.events);
+          decision.onApplied?.(s, decision.added);
           events.push(...decision.events);
+          added.push(...decision.added);
           pending.push(...decision.events);
           verdicts.push(null);
         }
@@ -1021,9 +1026,9 @@ export class SessionStore {
     if (final && landed && written === landed.events) {
       for (const e of landed.events) applyEvent(final, e);
       this.remember(id, final);
-      landed.onApplied?.(final, landed.events);
+      landed.onApplied?.(final, landed.added);
     }
-    if (final) this.bodies.keepEvents(final, written);
+    if (final) for (const m of landed && written === landed.events ? landed.added : added) this.bodies.keep(final, m);
     batch.forEach((request, i) => (verdicts[i] === null ? request.resolve(final!) : request.reject(verdicts[i])));
   }
 
@@ -1119,8 +1124,12 @@ async function decideWrite(
   const decided = await request.decide(state, bodies);
   const drafts = decided === null ? [] : Array.isArray(decided) ? decided : decided.drafts;
   if (stale && drafts.length > 0) throw new StaleSessionError(id, expectedSeq!, state.headSeq);
+  const events = drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent);
+  const added: Message[] = [];
+  for (const e of events) if (e.type === 'message.added') added.push(messageFromRecord(e.message, e.seq, e.at));
   return {
-    events: drafts.map((d, i) => ({ ...d, seq: state.headSeq + 1 + i, at }) as StoredEvent),
+    events,
+    added,
     onApplied: decided && !Array.isArray(decided) ? decided.onApplied : null,
   };
 }

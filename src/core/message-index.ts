@@ -3,7 +3,7 @@
  * stay in the log and are read per page (see src/core/bodies.ts), so a session of 100 000 messages is
  * held in a few MiB. Ids are packed into one growing buffer (a canonical UUID, as generated ids are,
  * in 16 bytes; any other id as UTF-8) and found through an open-addressing hash table of positions:
- * instead of one JS string and one Map entry per message (~120 bytes) this costs ~35 bytes per
+ * instead of one JS string and one Map entry per message (~120 bytes) this costs ~40 bytes per
  * message, and lookups stay exact (the candidate's id is compared, never only its hash).
  */
 const EMPTY = 0;
@@ -21,6 +21,8 @@ export class MessageIndex {
   private idEnds: Uint32Array;
   private idBytes: Buffer;
   private idUsed = 0;
+  /** Hash of the i-th id: probes compare it before decoding an id, and a rehash needs no decoding. */
+  private hashes: Uint32Array;
   /** Open addressing: position + 1 of a message, or EMPTY. Length is a power of two, at most 3/4 full. */
   private table: Int32Array;
   private count = 0;
@@ -33,6 +35,7 @@ export class MessageIndex {
     const capacity = Math.max(16, expected);
     this.seqList = new Float64Array(capacity);
     this.idEnds = new Uint32Array(capacity);
+    this.hashes = new Uint32Array(capacity);
     this.idBytes = Buffer.allocUnsafe(capacity * 17); // a packed UUID and its tag
     let size = 32;
     while (size * MAX_LOAD < capacity) size *= 2;
@@ -55,6 +58,9 @@ export class MessageIndex {
       const ends = new Uint32Array(size);
       ends.set(this.idEnds);
       this.idEnds = ends;
+      const hashes = new Uint32Array(size);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
     }
     const uuid = UUID.test(id);
     const bytes = 1 + (uuid ? 16 : Buffer.byteLength(id, 'utf8'));
@@ -71,11 +77,13 @@ export class MessageIndex {
       this.idBytes.write(id, this.idUsed + 1, 'utf8');
     }
     this.idUsed += bytes;
+    const hash = hashId(id);
     this.seqList[n] = seq;
     this.idEnds[n] = this.idUsed;
+    this.hashes[n] = hash;
     this.count = n + 1;
     if (this.count > this.table.length * MAX_LOAD) this.rehash(this.table.length * 2);
-    else this.insert(hashId(id), n);
+    else this.insert(hash, n);
   }
 
   seqAt(position: number): number {
@@ -93,10 +101,11 @@ export class MessageIndex {
   /** Position of the message with this id, or -1. */
   positionOf(id: string): number {
     const mask = this.table.length - 1;
-    for (let slot = hashId(id) & mask; ; slot = (slot + 1) & mask) {
+    const hash = hashId(id);
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = this.table[slot]!;
       if (entry === EMPTY) return -1;
-      if (this.idEquals(entry - 1, id)) return entry - 1;
+      if (this.hashes[entry - 1] === hash && this.idAt(entry - 1) === id) return entry - 1;
     }
   }
 
@@ -114,14 +123,6 @@ export class MessageIndex {
     return -1;
   }
 
-  private idEquals(position: number, id: string): boolean {
-    const start = position === 0 ? 0 : this.idEnds[position - 1]!;
-    const end = this.idEnds[position]!;
-    // Fast reject on length before decoding (UTF-8 never has fewer bytes than UTF-16 code units).
-    if (this.idBytes[start] === TAG_TEXT && end - start - 1 < id.length) return false;
-    return this.idAt(position) === id;
-  }
-
   private insert(hash: number, position: number): void {
     const mask = this.table.length - 1;
     let slot = hash & mask;
@@ -131,7 +132,7 @@ export class MessageIndex {
 
   private rehash(size: number): void {
     this.table = new Int32Array(size);
-    for (let i = 0; i < this.count; i++) this.insert(hashId(this.idAt(i)), i);
+    for (let i = 0; i < this.count; i++) this.insert(this.hashes[i]!, i);
   }
 }
 
