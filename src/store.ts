@@ -813,22 +813,34 @@ export class SessionStore {
    * once. Null when no log exists.
    */
   private async foldLog(id: string, untilSeq?: number, head?: number): Promise<SessionState | null> {
-    const first = checked(id, await this.driver.readEvents(id, 0, untilSeq, FOLD_CHUNK));
-    if (first === null || first.length === 0) return null;
-    let events: StoredEvent[] = first;
-    const last = untilSeq ?? head ?? 0;
-    const state = initialState(events[0]!, await this.prefixFor(id, events[0]!), Math.max(0, last - events[0]!.seq));
-    if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
-    for (let i = 1; i < events.length; i++) applyEvent(state, events[i]!);
-    while (events.length === FOLD_CHUNK && (untilSeq === undefined || state.headSeq < untilSeq)) {
-      const next: StoredEvent[] | null = checked(id, await this.driver.readEvents(id, state.headSeq, untilSeq, FOLD_CHUNK));
-      if (next === null || next.length === 0) break;
-      for (const e of next) applyEvent(state, e);
-      events = next;
+    let state: SessionState | null = null;
+    let last: StoredEvent[] = [];
+    for await (const events of this.logChunks(id, untilSeq)) {
+      let from = 0;
+      if (state === null) {
+        const created = events[0]!;
+        const expected = Math.max(0, (untilSeq ?? head ?? 0) - created.seq);
+        state = initialState(created, await this.prefixFor(id, created), expected);
+        if (state.header.id !== id) throw new CorruptSessionError(id, `its log belongs to session ${JSON.stringify(state.header.id)}`, null);
+        from = 1;
+      }
+      for (let i = from; i < events.length; i++) applyEvent(state, events[i]!);
+      last = events;
     }
     // The newest messages are the ones read next: keep their bodies, parsed anyway.
-    this.bodies.keepEvents(state, events);
+    if (state) this.bodies.keepEvents(state, last);
     return state;
+  }
+
+  /** A log's events from its start up to `untilSeq` (inclusive), FOLD_CHUNK at a time, checked; nothing when no log exists. */
+  private async *logChunks(id: string, untilSeq?: number): AsyncGenerator<StoredEvent[]> {
+    for (let after = 0; untilSeq === undefined || after < untilSeq; ) {
+      const events = checked(id, await this.driver.readEvents(id, after, untilSeq, FOLD_CHUNK));
+      if (events === null || events.length === 0) return;
+      yield events;
+      if (events.length < FOLD_CHUNK) return;
+      after = events[events.length - 1]!.seq;
+    }
   }
 
   /** Applies tail events; false when they do not continue the cached fold (the log was replaced). */
@@ -868,12 +880,8 @@ export class SessionStore {
   /** The prefix the last `parent.detached` of this log carries, read page by page; null if none. */
   private async detachedCopy(id: string): Promise<Message[] | null> {
     let found: Message[] | null = null;
-    for (let after = 0; ; ) {
-      const events = checked(id, await this.driver.readEvents(id, after, undefined, FOLD_CHUNK));
-      if (events === null || events.length === 0) return found;
-      for (const e of events) if (e.type === 'parent.detached') found = e.prefix;
-      after = events[events.length - 1]!.seq;
-    }
+    for await (const events of this.logChunks(id)) for (const e of events) if (e.type === 'parent.detached') found = e.prefix;
+    return found;
   }
 
   /**

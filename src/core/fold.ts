@@ -335,14 +335,7 @@ export function indexOfSeq(seqs: readonly number[], seq: number, length = seqs.l
 
 /** First index in the first `length` entries of a sorted seq list whose seq is greater than `seq`. */
 export function firstAfterSeq(seqs: readonly number[], seq: number, length = seqs.length): number {
-  let lo = 0;
-  let hi = length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (seqs[mid]! <= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return firstAfterIn({ length, seqAt: (i) => seqs[i]! }, seq);
 }
 
 export function foldEvents(events: readonly StoredEvent[], prefix: MessagePrefix): SessionState {
