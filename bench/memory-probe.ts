@@ -2,8 +2,10 @@
  * A process dedicated to one memory measurement; prints one JSON line with its peak RSS.
  *
  *   node --import tsx bench/memory-probe.ts baseline <dir>
- *   node --import tsx bench/memory-probe.ts list <dir>            every session, page by page (limit 50)
- *   node --import tsx bench/memory-probe.ts read <dir> <id>       every message, page by page (limit 50)
+ *   node --import tsx bench/memory-probe.ts list <dir>                  every session, page by page (limit 50)
+ *   node --import tsx bench/memory-probe.ts read <dir> <id> [passes]    every message, page by page (limit 50), `passes` times
+ *   node --expose-gc --import tsx bench/memory-probe.ts held <dir> <id> as `read`, but measures what stays
+ *                                                                       reachable: a full GC every 100 pages, then heap + external
  */
 import * as fs from 'node:fs';
 import { openStore } from '../src/store.js';
@@ -17,10 +19,23 @@ function vmHWM(): number {
   }
 }
 
+/** Bytes still reachable after a full collection: the JavaScript heap plus memory it holds outside (typed arrays, buffers). */
+function reachable(gc: () => void): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
 async function main(): Promise<void> {
-  const [mode, dir, id] = process.argv.slice(2);
-  if (!mode || !dir) throw new Error('usage: memory-probe.ts baseline|list|read <dir> [id]');
+  const [mode, dir, id, passArg] = process.argv.slice(2);
+  if (!mode || !dir) throw new Error('usage: memory-probe.ts baseline|list|read|held <dir> [id] [passes]');
+  const passes = passArg === undefined ? 1 : Number(passArg);
+  if (!Number.isSafeInteger(passes) || passes < 1) throw new Error(`passes must be a positive integer, got ${passArg}`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (mode === 'held' && !gc) throw new Error('held needs node --expose-gc');
   const store = openStore({ dir, durability: 'process' });
+  const heldBefore = mode === 'held' ? reachable(gc!) : 0;
+  let heldMax = 0;
   const t0 = performance.now();
   let items = 0;
   let pages = 0;
@@ -34,19 +49,25 @@ async function main(): Promise<void> {
       cursor = page.nextCursor;
       if (pages % 100 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
     } while (cursor !== null);
-  } else if (mode === 'read') {
-    if (!id) throw new Error('read needs a session id');
-    // Newest page first, then older ones: `limit` keeps the latest N of the range, so paging walks
-    // back with beforeSeq (afterSeq + limit would return the newest 50 after afterSeq, i.e. jump to the end).
-    let beforeSeq: number | undefined;
-    for (;;) {
-      const page = await store.getMessages(id, beforeSeq === undefined ? { limit: 50 } : { limit: 50, beforeSeq });
-      if (page.length === 0) break;
-      items += page.length;
-      pages++;
-      beforeSeq = page[0]!.seq;
-      if (pages % 100 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  } else if (mode === 'read' || mode === 'held') {
+    if (!id) throw new Error(`${mode} needs a session id`);
+    for (let pass = 0; pass < passes; pass++) {
+      // Newest page first, then older ones: `limit` keeps the latest N of the range, so paging walks
+      // back with beforeSeq (afterSeq + limit would return the newest 50 after afterSeq, i.e. jump to the end).
+      let beforeSeq: number | undefined;
+      for (;;) {
+        const page = await store.getMessages(id, beforeSeq === undefined ? { limit: 50 } : { limit: 50, beforeSeq });
+        if (page.length === 0) break;
+        items += page.length;
+        pages++;
+        beforeSeq = page[0]!.seq;
+        if (pages % 100 === 0) {
+          peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+          if (mode === 'held') heldMax = Math.max(heldMax, reachable(gc!) - heldBefore);
+        }
+      }
     }
+    if (mode === 'held') heldMax = Math.max(heldMax, reachable(gc!) - heldBefore);
   } else if (mode !== 'baseline') {
     throw new Error(`unknown mode ${mode}`);
   }
@@ -54,7 +75,7 @@ async function main(): Promise<void> {
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   await store.close();
   const maxRSS = process.resourceUsage().maxRSS * 1024;
-  process.stdout.write(JSON.stringify({ mode, items, pages, ms, maxRSS, vmHWM: vmHWM(), peakHeap }) + '\n');
+  process.stdout.write(JSON.stringify({ mode, items, pages, ms, maxRSS, vmHWM: vmHWM(), peakHeap, heldMax }) + '\n');
 }
 
 main().catch((err: unknown) => {
