@@ -5,11 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, it } from 'node:test';
 import { CorruptSessionError, LockTimeoutError, ThreadloomError, openStore, type SessionStore } from '../src/index.js';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const HOLDER = path.join(ROOT, 'test', 'helpers', 'file-driver-child.ts');
 const dirs: string[] = [];
 const stores: SessionStore[] = [];
 const kids: Array<ReturnType<typeof spawn>> = [];
@@ -31,23 +34,21 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** A lock file written exactly as the file driver writes one, naming a live process (not this one). */
-async function holdLockWithLiveProcess(dir: string, id: string, atMs = Date.now()): Promise<void> {
-  const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
-  kids.push(idle);
-  await new Promise((r) => idle.once('spawn', r));
-  fs.writeFileSync(
-    path.join(dir, 'sessions', `${id}.lock`),
-    JSON.stringify({
-      pid: idle.pid,
-      host: hostname(),
-      token: 'held-by-a-live-process',
-      at: new Date(atMs).toISOString(),
-      // Taken just now on the host's monotonic clock, whatever its wall clock said.
-      mono: Number(process.hrtime.bigint() / 1_000_000n),
-    }),
-    { mode: 0o600, flag: 'wx' },
-  );
+/** The session's write lock, taken and held by a live process (not this one) until the test ends. */
+async function holdLockWithLiveProcess(dir: string, id: string): Promise<void> {
+  const holder = spawn(process.execPath, ['--import', 'tsx', HOLDER, 'hold', JSON.stringify({ dir, id, ms: 600_000 })], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  kids.push(holder);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    holder.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.split('\n').includes('locked')) resolve();
+    });
+    holder.once('exit', (code) => reject(new Error(`lock holder exited (${code}) before locking`)));
+  });
 }
 
 describe('regressions: bugs found by the chaos campaign', () => {
@@ -90,8 +91,11 @@ describe('regressions: bugs found by the chaos campaign', () => {
       const s = open();
       await s.createSession({ id: 'p' });
       const before = fs.readFileSync(path.join(dir, 'sessions', 'p.jsonl'));
-      // What a holder whose clock is an hour behind (or a clock stepped forward meanwhile) leaves.
-      await holdLockWithLiveProcess(dir, 'p', Date.now() - 3_600_000);
+      await holdLockWithLiveProcess(dir, 'p');
+      // What the lock file of a holder whose clock is an hour behind looks like; the kernel's lock
+      // does not care, but a lock judged by file age (as before 2026-12-02) would have been stolen.
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      fs.utimesSync(path.join(dir, 'sessions', 'p.lock'), anHourAgo, anHourAgo);
       await assert.rejects(s.addMessage('p', { role: 'user', content: 'x' }), LockTimeoutError); // the write goes through
       assert.deepEqual(fs.readFileSync(path.join(dir, 'sessions', 'p.jsonl')), before);
     },

@@ -653,30 +653,66 @@ describe('file driver: multiple processes', () => {
     assert.deepEqual((await open(dir).readEvents('race', 0))!.map((e) => e.seq), [1]);
   });
 
-  it('a lock left by a dead process is stolen at once', async () => {
+  it("a lock file left behind (any content: an older version's, a dead process's) does not block writers", async () => {
+    const dir = freshDir();
+    await open(dir).append('s', 'create', createPlan('s'));
+    const lockFile = path.join(dir, 'sessions', 's.lock');
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('exit', r));
+    const leftovers = [
+      JSON.stringify({ pid: dead.pid, host: os.hostname(), token: 'dead', at: new Date().toISOString() }),
+      JSON.stringify({ pid: process.ppid, host: os.hostname(), token: 'live-but-not-locking', at: new Date().toISOString() }),
+      '',
+      'not json',
+    ];
+    for (const [i, content] of leftovers.entries()) {
+      fs.rmSync(lockFile, { force: true });
+      fs.writeFileSync(lockFile, content, { mode: 0o600 });
+      const t0 = Date.now();
+      await open(dir, { lockTimeoutMs: 2_000 }).append('s', 'update', messagesPlan('s', [`m${i}`]));
+      assert.ok(Date.now() - t0 < 1_000, `took ${Date.now() - t0} ms`);
+    }
+    assert.equal(await open(dir).head('s'), 1 + leftovers.length);
+  });
+
+  it('a lock file removed and recreated under a kept descriptor is never trusted: the writer locks the new one', async () => {
+    const dir = freshDir();
+    const d = open(dir);
+    await d.append('s', 'create', createPlan('s')); // d now keeps the lock file's descriptor open
+    const lockFile = path.join(dir, 'sessions', 's.lock');
+    // What a deleter leaves behind when a creator then takes the id: another file at the same path,
+    // here locked by a live process. Locking the old descriptor would succeed and guard nothing.
+    fs.rmSync(lockFile);
+    const holder = startChild('hold', { dir, id: 's', ms: 20_000 });
+    await holder.waitFor((l) => l === 'locked');
+    const impatient = open(dir, { lockTimeoutMs: 300 });
+    await assert.rejects(impatient.append('s', 'update', messagesPlan('s', ['x'])), LockTimeoutError);
+    const d2 = createFileDriver({ dir, durability: 'process', lockTimeoutMs: 300 });
+    await assert.rejects(d2.append('s', 'update', messagesPlan('s', ['x'])), LockTimeoutError);
+    const t0 = Date.now();
+    const late = d.append('s', 'update', messagesPlan('s', ['y']));
+    const outcome = await Promise.race([late.then(() => 'written'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+    assert.equal(outcome, 'waiting', 'the kept descriptor locked a removed file');
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+    await late;
+    assert.ok(Date.now() - t0 < 5_000);
+    assert.deepEqual((await open(dir).readEvents('s', 0))!.map((e) => e.seq), [1, 2]);
+  });
+
+  it('an id without a log leaves no lock file: a failed update, a removal', async () => {
     const dir = freshDir();
     const d = open(dir);
     await d.append('s', 'create', createPlan('s'));
-    const dead = spawn(process.execPath, ['-e', '']);
-    await new Promise((r) => dead.on('exit', r));
-    const lockFile = path.join(dir, 'sessions', 's.lock');
-    fs.writeFileSync(lockFile, JSON.stringify({ pid: dead.pid, host: os.hostname(), token: 'dead', at: new Date().toISOString() }));
-    const t0 = Date.now();
-    await d.append('s', 'update', messagesPlan('s', ['x']));
-    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
-    assert.equal(fs.existsSync(lockFile), false);
-    // Our own pid with a token we do not hold: an earlier process that had our pid.
-    fs.writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'old', at: new Date().toISOString() }));
-    await d.append('s', 'update', messagesPlan('s', ['y']));
-    // An empty lock file (its owner died between creating and filling it), a little while ago.
-    fs.writeFileSync(lockFile, '');
-    const past = new Date(Date.now() - 3_000);
-    fs.utimesSync(lockFile, past, past);
-    await d.append('s', 'update', messagesPlan('s', ['z']));
-    // A live pid, but older than lockStaleMs.
-    fs.writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, host: os.hostname(), token: 'hung', at: new Date(Date.now() - 5_000).toISOString() }));
-    await open(dir, { lockStaleMs: 1_000 }).append('s', 'update', messagesPlan('s', ['w']));
-    assert.equal(await d.head('s'), 5);
+    await assert.rejects(d.append('ghost', 'update', messagesPlan('ghost', ['x'])), SessionNotFoundError);
+    assert.equal(fs.existsSync(path.join(dir, 'sessions', 'ghost.lock')), false);
+    await d.remove('s');
+    assert.equal(fs.existsSync(path.join(dir, 'sessions', 's.lock')), false);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'sessions')), []);
+    // And the id can be created again, through the same handle and through another.
+    await d.append('s', 'create', createPlan('s'));
+    await open(dir).append('s', 'update', messagesPlan('s', ['z']));
+    assert.equal(await d.head('s'), 2);
   });
 
   it('a live holder makes a writer time out with LockTimeoutError, writing nothing', async () => {
@@ -982,8 +1018,9 @@ describe('file driver: fault injection, symlinks, permissions', () => {
   it('EMFILE while taking the lock is StorageError, nothing written', async () => {
     const dir = freshDir();
     const { io, faults } = faultIO();
+    // Seeded by another handle: this one has no lock file descriptor open yet, so it must open one.
+    await seed(open(dir), 's', 1);
     const d = open(dir, { io });
-    await seed(d, 's', 1);
     const before = fs.readFileSync(logFile(dir, 's'));
     faults.open = (file) => file.endsWith('.lock');
     const err = await d.append('s', 'update', messagesPlan('s', ['x'])).catch((e: unknown) => e);
@@ -1038,7 +1075,7 @@ describe('file driver: fault injection, symlinks, permissions', () => {
     assert.equal(fs.readFileSync(outside, 'utf8'), 'precious\n');
   });
 
-  it('creates the data dir 0700 and logs 0600', async () => {
+  it('creates the data dir 0700, and logs and lock files 0600', async () => {
     const dir = freshDir();
     const d = open(dir, { durability: 'full' });
     await seed(d, 's', 1);
@@ -1047,6 +1084,7 @@ describe('file driver: fault injection, symlinks, permissions', () => {
     assert.equal(fs.statSync(path.join(dir, 'index')).mode & 0o777, 0o700);
     assert.equal(fs.statSync(logFile(dir, 's')).mode & 0o777, 0o600);
     assert.equal(fs.statSync(path.join(dir, 'index', 'journal.jsonl')).mode & 0o777, 0o600);
-    assert.deepEqual(tree(dir), ['index', 'index/journal.jsonl', 'sessions', 'sessions/s.jsonl']);
+    assert.equal(fs.statSync(path.join(dir, 'sessions', 's.lock')).mode & 0o777, 0o600);
+    assert.deepEqual(tree(dir), ['index', 'index/journal.jsonl', 'sessions', 'sessions/s.jsonl', 'sessions/s.lock']);
   });
 });

@@ -12,9 +12,7 @@
  * - Clock moving backwards in a writer process: seq order, and getMessages order, are unchanged.
  */
 import * as fs from 'node:fs';
-import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import {
   LockTimeoutError,
   SessionExistsError,
@@ -30,7 +28,7 @@ import { firstDifference } from '../lib/ledger.js';
 import { adminClient, dropSchema, freshSchema, rawPgLogs, requirePg, withAppName } from '../lib/pg.js';
 import { parseRawLog, readAllRawLogs } from '../lib/rawlog.js';
 import { Recorder } from '../lib/recorder.js';
-import { killProcess, startIdleProcess, startWorker } from '../lib/spawn.js';
+import { startWorker } from '../lib/spawn.js';
 import type { ChaosConfig, PartResult } from '../lib/types.js';
 import { describeError, diffFingerprints, fingerprint, sleep, tempDir } from '../lib/util.js';
 
@@ -375,15 +373,25 @@ async function lockContention(config: ChaosConfig, rec: Recorder): Promise<void>
   const lockFile = path.join(dir, 'sessions', 's.lock');
   const holders: Array<{ name: string; start: () => Promise<() => Promise<void>> }> = [
     {
-      // A lock file written exactly as the driver writes one, naming a live process.
-      name: 'lock file of a live pid',
+      // Another driver on the same directory in this very process, inside its append: its lock is held
+      // through another descriptor, so it must exclude this process's other stores too.
+      name: 'another store in this process inside its append',
       start: async () => {
-        const idle = startIdleProcess();
-        const fd = fs.openSync(lockFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-        fs.writeSync(fd, JSON.stringify({ pid: idle.pid, host: hostname(), token: randomBytes(12).toString('hex'), at: new Date().toISOString() }));
-        fs.closeSync(fd);
+        const other = createFileDriver({ dir, durability: 'process' });
+        let finish!: () => void;
+        const holding = new Promise<void>((resolve) => (finish = resolve));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => (locked = resolve));
+        const inside = other.append('s', 'update', async () => {
+          locked();
+          await holding;
+          return null;
+        });
+        await isLocked;
         return async () => {
-          await killProcess(idle);
+          finish();
+          await inside;
+          await other.close();
         };
       },
     },

@@ -1,6 +1,7 @@
 /**
  * The file driver: one append-only JSONL log per session plus a journaled listing index, safe for many
- * processes on one machine (O_EXCL lock files) and for crashes at any byte (batches are `more`-linked
+ * processes on one machine (kernel-held per-session locks, released when their holder dies: see
+ * file/session-lock.ts) and for crashes at any byte (batches are `more`-linked
  * groups, so a torn write is always recognisable and is cut off and quarantined by the next writer).
  *
  * Layout under `dir` (0700): sessions/<id>.jsonl (0600) and <id>.lock, index/journal.jsonl and
@@ -51,7 +52,7 @@ import {
   type FileIO,
   type ReadCounter,
 } from './file/io.js';
-import { acquireLock, releaseLock } from './file/lock.js';
+import { SessionLocks } from './file/session-lock.js';
 import { encodeBatch } from './file/log-format.js';
 import { inspectCold, scanForward, type PrefixScan } from './file/log-reader.js';
 import { SeqMarks, noteBatch } from './file/seq-marks.js';
@@ -67,8 +68,9 @@ export interface FileDriverOptions {
   onCorruption?: (report: CorruptionReport) => void;
   /** How long an append waits for a session's write lock before LockTimeoutError. Default 10 000. */
   lockTimeoutMs?: number;
-  /** A lock older than this is stale even if its pid looks alive (pid reuse). Default 30 000. Must exceed
-   *  the longest critical section (an append's plan runs under the lock). */
+  /** Session locks are held by the kernel and die with their holder; this applies to the listing index's
+   *  compaction lock file only: older than this, it is stale even if its pid looks alive (pid reuse).
+   *  Default 30 000. */
   lockStaleMs?: number;
   /** Fault-injection seam: every write-path syscall goes through it. */
   io?: Partial<FileIO>;
@@ -141,6 +143,7 @@ class FileSessionDriver implements FileDriver {
   private readonly caches = new Map<string, LogCache>();
   /** Per-session chain of in-process lock holders, so calls in one process queue instead of polling. */
   private readonly queues = new Map<string, Promise<void>>();
+  private readonly locks: SessionLocks;
   /** Sessions whose index line failed to write after their log write succeeded (reported as stale). */
   private readonly indexFailures = new Set<string>();
   private readonly index: FileIndex;
@@ -162,6 +165,7 @@ class FileSessionDriver implements FileDriver {
     this.onCorruption = options.onCorruption;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.lockStaleMs = options.lockStaleMs ?? 30_000;
+    this.locks = new SessionLocks(this.io);
     this.index = new FileIndex({
       dir: this.dir,
       io: this.io,
@@ -442,7 +446,7 @@ class FileSessionDriver implements FileDriver {
     if (mode !== 'create' && mode !== 'update') throw new InvalidInputError('mode', "must be 'create' or 'update'");
     if (typeof plan !== 'function') throw new InvalidInputError('plan', 'must be a function');
     // An update never creates directories: without them its lock file cannot be created (ENOENT).
-    return this.withLock(id, mode === 'create', () => this.appendLocked(id, mode, plan));
+    return this.withLock(id, mode === 'create', () => this.appendLocked(id, mode, plan), true);
   }
 
   private async appendLocked(
@@ -653,9 +657,11 @@ class FileSessionDriver implements FileDriver {
 
   /**
    * Serialises holders of one session's lock: first among this driver's own calls (a promise chain, no
-   * polling), then across processes (the lock file). `lockTimeoutMs` covers both waits.
+   * polling), then across processes (the kernel lock). `lockTimeoutMs` covers both waits. `leavesLog`:
+   * when `fn` succeeds the session certainly has a log (an append), so its lock file is kept without
+   * looking; after anything else the lock file is removed if the session has no log.
    */
-  private async withLock<T>(id: string, createDirs: boolean, fn: () => Promise<T> | T): Promise<T> {
+  private async withLock<T>(id: string, createDirs: boolean, fn: () => Promise<T> | T, leavesLog = false): Promise<T> {
     const started = Date.now();
     const prev = this.queues.get(id);
     let release!: () => void;
@@ -668,11 +674,7 @@ class FileSessionDriver implements FileDriver {
       let lock;
       for (let attempt = 0; ; attempt++) {
         try {
-          lock = await acquireLock(
-            this.lockPath(id),
-            { io: this.io, timeoutMs: Math.max(0, this.lockTimeoutMs - (Date.now() - started)), staleMs: this.lockStaleMs },
-            () => new LockTimeoutError(id, Date.now() - started),
-          );
+          lock = await this.locks.acquire(this.lockPath(id), Math.max(0, this.lockTimeoutMs - (Date.now() - started)), () => new LockTimeoutError(id, Date.now() - started));
           break;
         } catch (err) {
           if (isErrno(err, 'ENOENT')) {
@@ -688,10 +690,13 @@ class FileSessionDriver implements FileDriver {
           throw asStorageError('lock', err);
         }
       }
+      let logKnown = false;
       try {
-        return await fn();
+        const result = await fn();
+        logKnown = leavesLog;
+        return result;
       } finally {
-        releaseLock(lock, this.io, this.lockStaleMs);
+        this.locks.release(lock, !logKnown && lstatOrNull(this.logPath(id)) === null);
       }
     } finally {
       release();
@@ -869,6 +874,7 @@ class FileSessionDriver implements FileDriver {
 
   async close(): Promise<void> {
     this.stopWatching();
+    this.locks.closeAll();
     this.index.close();
     this.caches.clear();
   }
