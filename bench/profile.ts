@@ -112,7 +112,7 @@ async function appendPhases(dir: string, n: number, durability: Durability): Pro
   console.log(`  time in driver.append():                   ${us(inAppend.ms)} µs`);
   console.log(`    of which the store's plan callback:      ${us(inAppend.planMs)} µs (tx.readAfter ${us(inAppend.readAfterMs)} µs)`);
   console.log(`    of which io syscalls:                    ${us(ioMs)} µs`);
-  console.log(`    driver's own remainder:                  ${us(inAppend.ms - inAppend.planMs - ioMs)} µs (lock token, lock read on release, stat/exists checks, encode, awaits)`);
+  console.log(`    driver's own remainder:                  ${us(inAppend.ms - inAppend.planMs - ioMs)} µs (lock and unlock (not through io), lstat checks, encode, awaits)`);
   console.log(`  store outside driver.append():             ${us(totalMs - inAppend.ms)} µs (validation, mutex, result views)`);
   return totalMs;
 }

@@ -700,6 +700,24 @@ describe('file driver: multiple processes', () => {
     assert.deepEqual((await open(dir).readEvents('s', 0))!.map((e) => e.seq), [1, 2]);
   });
 
+  it('a warm handle never writes through its kept descriptor into a log another handle replaced', async () => {
+    const dir = freshDir();
+    const warm = open(dir);
+    await warm.append('s', 'create', createPlan('s'));
+    await warm.append('s', 'update', messagesPlan('s', ['old'])); // its write descriptor is kept now
+    const other = open(dir);
+    await other.remove('s');
+    await other.append('s', 'create', createPlan('s'));
+    await other.append('s', 'update', messagesPlan('s', ['new']));
+    await warm.append('s', 'update', messagesPlan('s', ['warm']));
+    const ids = (await open(dir).readEvents('s', 0))!.map((e) => (e.type === 'message.added' ? e.message.id : e.type));
+    assert.deepEqual(ids, ['session.created', 'new', 'warm']);
+    // And a log moved aside (as quarantine does) under a kept descriptor: the next append finds no log.
+    fs.renameSync(logFile(dir, 's'), path.join(dir, 'moved.jsonl'));
+    await assert.rejects(warm.append('s', 'update', messagesPlan('s', ['lost?'])), SessionNotFoundError);
+    assert.equal(fs.readFileSync(path.join(dir, 'moved.jsonl'), 'utf8').includes('lost?'), false);
+  });
+
   it('an id without a log leaves no lock file: a failed update, a removal', async () => {
     const dir = freshDir();
     const d = open(dir);

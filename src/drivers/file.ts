@@ -53,6 +53,7 @@ import {
   type ReadCounter,
 } from './file/io.js';
 import { SessionLocks } from './file/session-lock.js';
+import { KeptDescriptors } from './file/kept-descriptors.js';
 import { encodeBatch } from './file/log-format.js';
 import { inspectCold, scanForward, type PrefixScan } from './file/log-reader.js';
 import { SeqMarks, noteBatch } from './file/seq-marks.js';
@@ -100,6 +101,16 @@ export function createFileDriver(options: FileDriverOptions): FileDriver {
  * file identified by (dev, ino, birthtime); a prefix never changes for the life of an inode (logs are
  * append-only and only bytes past it are ever cut), so it can be trusted until the identity changes.
  */
+/** Which file a path named when it was examined (inode numbers are reused: the birth time tells them apart). */
+interface FileIdentity {
+  dev: number;
+  ino: number;
+  birthtimeMs: number;
+}
+
+/** Logs whose write descriptors stay open between appends (the least recently written are closed). */
+const KEPT_WRITE_DESCRIPTORS = 64;
+
 interface LogCache {
   dev: number;
   ino: number;
@@ -144,6 +155,8 @@ class FileSessionDriver implements FileDriver {
   /** Per-session chain of in-process lock holders, so calls in one process queue instead of polling. */
   private readonly queues = new Map<string, Promise<void>>();
   private readonly locks: SessionLocks;
+  /** Logs' write descriptors, kept between appends (see file/kept-descriptors.ts). */
+  private readonly writeFds: KeptDescriptors;
   /** Sessions whose index line failed to write after their log write succeeded (reported as stale). */
   private readonly indexFailures = new Set<string>();
   private readonly index: FileIndex;
@@ -166,6 +179,7 @@ class FileSessionDriver implements FileDriver {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.lockStaleMs = options.lockStaleMs ?? 30_000;
     this.locks = new SessionLocks(this.io);
+    this.writeFds = new KeptDescriptors(this.io, KEPT_WRITE_DESCRIPTORS);
     this.index = new FileIndex({
       dir: this.dir,
       io: this.io,
@@ -467,6 +481,8 @@ class FileSessionDriver implements FileDriver {
       if (c.size > c.validSize) this.repairTail(id, c);
     }
     const headSeq = c && c.validSize > 0 ? c.headSeq : 0;
+    /** A verdict scan ran inside the plan (it may have cut or moved the file): `c` may describe it no more. */
+    let settled = false;
     const tx: LogTransaction = {
       headSeq,
       readAfter: async (afterSeq: number, untilSeq = headSeq) => {
@@ -477,6 +493,7 @@ class FileSessionDriver implements FileDriver {
           return this.readRange(id, afterSeq, until) ?? [];
         } catch (err) {
           if (!(err instanceof SuspectedCorruption)) throw asStorageError('read log', err);
+          settled = true;
           this.settle(id);
           return this.readRange(id, afterSeq, until) ?? [];
         }
@@ -487,7 +504,8 @@ class FileSessionDriver implements FileDriver {
     validatePlan(id, mode, headSeq, p);
     const buf = encodeBatch(p.events);
     const prevSize = c ? c.validSize : 0;
-    const st = this.writeBatch(id, mode, buf, prevSize);
+    if (settled) this.writeFds.drop(id);
+    const st = this.writeBatch(id, mode, buf, c);
     const last = p.events[p.events.length - 1]!;
     const newSize = prevSize + buf.length;
     const kept = c && sameFile(c, st) ? c : null;
@@ -519,25 +537,33 @@ class FileSessionDriver implements FileDriver {
   }
 
   /**
-   * Appends one batch with a single write. On any failure the file is cut back to `prevSize` (a
-   * created file is unlinked) so no partial batch is ever visible, then StorageError is thrown.
+   * Appends one batch with a single write, through the log's kept descriptor when `c` (refreshed under
+   * the lock, so its identity is the path's) is the file that descriptor was opened on. On any failure
+   * the file is cut back to its previous size (a created file is unlinked) so no partial batch is ever
+   * visible, then StorageError is thrown. Returns the identity of the file written.
    */
-  private writeBatch(id: string, mode: AppendMode, buf: Buffer, prevSize: number): fs.Stats {
+  private writeBatch(id: string, mode: AppendMode, buf: Buffer, c: LogCache | null): FileIdentity {
     const { io } = this;
     const file = this.logPath(id);
     const creating = mode === 'create';
-    let fd: number | null = null;
-    let st: fs.Stats;
+    const prevSize = c ? c.validSize : 0;
+    const keptFd = c && !creating ? this.writeFds.get(id, c) : null;
+    let fd: number | null = keptFd;
+    let identity: FileIdentity | null = keptFd !== null ? c : null;
     try {
-      fd = io.openSync(file, creating ? O_CREATE_APPEND_FLAGS : O_APPEND_FLAGS, FILE_MODE);
-      st = io.fstatSync(fd);
-      if (st.size !== prevSize) {
+      let size: number;
+      if (fd === null) {
+        fd = io.openSync(file, creating ? O_CREATE_APPEND_FLAGS : O_APPEND_FLAGS, FILE_MODE);
+        const st = io.fstatSync(fd);
+        identity = { dev: st.dev, ino: st.ino, birthtimeMs: st.birthtimeMs };
+        size = st.size;
+      } else size = c!.size;
+      if (size !== prevSize) {
         // Someone wrote without the lock: touching the file now could destroy their bytes.
-        const seen = st.size;
-        closeQuietly(io, fd);
+        this.closeWriteFd(id, fd, keptFd);
         fd = null;
         this.caches.delete(id);
-        throw new StorageError('append', syntheticErrno('EBUSY', `log is ${seen} bytes, expected ${prevSize}`));
+        throw new StorageError('append', syntheticErrno('EBUSY', `log is ${size} bytes, expected ${prevSize}`));
       }
       writeAll(io, fd, buf);
       if (this.durable) {
@@ -555,13 +581,19 @@ class FileSessionDriver implements FileDriver {
         } catch {
           // The partial batch lacks its last line, so readers ignore it; the next append cuts it off.
         }
-        closeQuietly(io, fd);
+        this.closeWriteFd(id, fd, keptFd);
       }
       this.caches.delete(id);
       throw asStorageError('append', err);
     }
-    closeQuietly(io, fd);
-    return st;
+    if (keptFd === null) this.writeFds.keep(id, fd, identity!);
+    return identity!;
+  }
+
+  /** Closes a log's write descriptor after a failure: a kept one is forgotten too. */
+  private closeWriteFd(id: string, fd: number, keptFd: number | null): void {
+    if (fd === keptFd) this.writeFds.drop(id);
+    else closeQuietly(this.io, fd);
   }
 
   /** refresh() under the lock, escalating a suspicion to a verdict. */
@@ -628,6 +660,7 @@ class FileSessionDriver implements FileDriver {
   }
 
   private quarantineWhole(id: string, kind: 'torn-tail' | 'corrupt-log', reason: string): string {
+    this.writeFds.drop(id);
     let target: string;
     try {
       target = quarantineFile(this.io, this.quarantineDir, id, kind, this.logPath(id), this.durable);
@@ -853,6 +886,7 @@ class FileSessionDriver implements FileDriver {
     if (!fs.existsSync(this.sessionsDir)) return write();
     await this.withLock(id, false, () => {
       let removed = false;
+      this.writeFds.drop(id);
       try {
         this.io.unlinkSync(this.logPath(id));
         removed = true;
@@ -875,6 +909,7 @@ class FileSessionDriver implements FileDriver {
   async close(): Promise<void> {
     this.stopWatching();
     this.locks.closeAll();
+    this.writeFds.closeAll();
     this.index.close();
     this.caches.clear();
   }
