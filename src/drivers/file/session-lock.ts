@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import fsx from 'fs-native-extensions';
-import { closeQuietly, errnoOf, FILE_MODE, type FileIO } from './io.js';
+import { closeQuietly, errnoOf, FILE_MODE, sameFile, type FileIO } from './io.js';
 
 const O_LOCK_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
 const BACKOFF_START_MS = 0.5;
@@ -32,6 +32,7 @@ interface LockFile {
   fd: number;
   dev: number;
   ino: number;
+  birthtimeMs: number;
   held: boolean;
 }
 
@@ -65,8 +66,7 @@ export class SessionLocks {
     for (;;) {
       const file = this.fileFor(lockPath);
       if (tryLock(file.fd)) {
-        const st = fs.lstatSync(lockPath, { throwIfNoEntry: false });
-        if (st && st.dev === file.dev && st.ino === file.ino) {
+        if (this.stillNamed(lockPath, file)) {
           file.held = true;
           return { path: lockPath, fd: file.fd };
         }
@@ -115,6 +115,16 @@ export class SessionLocks {
     for (const [p, file] of this.files) if (!file.held) this.drop(p, file);
   }
 
+  /**
+   * The path still names the file we locked. Inode numbers of removed files are reused, so the birth
+   * time must match too; where the filesystem keeps none, our file must also still be linked.
+   */
+  private stillNamed(lockPath: string, file: LockFile): boolean {
+    const st = fs.lstatSync(lockPath, { throwIfNoEntry: false });
+    if (!st || !sameFile(st, file)) return false;
+    return file.birthtimeMs !== 0 || this.io.fstatSync(file.fd).nlink > 0;
+  }
+
   private fileFor(lockPath: string): LockFile {
     const cached = this.files.get(lockPath);
     if (cached) {
@@ -130,7 +140,7 @@ export class SessionLocks {
       closeQuietly(this.io, fd);
       throw err;
     }
-    const file: LockFile = { fd, dev: st.dev, ino: st.ino, held: false };
+    const file: LockFile = { fd, dev: st.dev, ino: st.ino, birthtimeMs: st.birthtimeMs, held: false };
     this.files.set(lockPath, file);
     this.evictBut(lockPath);
     return file;
