@@ -66,7 +66,14 @@ export class SessionLocks {
     for (;;) {
       const file = this.fileFor(lockPath);
       if (tryLock(file.fd)) {
-        if (this.stillNamed(lockPath, file)) {
+        let named: boolean;
+        try {
+          named = this.stillNamed(lockPath, file);
+        } catch (err) {
+          this.drop(lockPath, file); // closing our only descriptor of it releases the lock
+          throw err;
+        }
+        if (named) {
           file.held = true;
           return { path: lockPath, fd: file.fd };
         }
