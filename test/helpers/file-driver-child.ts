@@ -78,6 +78,34 @@ async function main(): Promise<void> {
       say('done');
       break;
     }
+    case 'churn': {
+      // Creates, appends to and removes one id over and over (racing other churners), so lock files
+      // are removed and recreated under waiting writers. Prints a tally; any error but the expected
+      // races (exists, not found) fails the process.
+      const tally = { created: 0, appended: 0, removed: 0 };
+      say('ready');
+      await waitForFile(args.go as string);
+      for (let i = 0; i < (args.rounds as number); i++) {
+        const step = i % 4;
+        try {
+          if (step === 0) {
+            await driver.append(id, 'create', createPlan(id));
+            tally.created++;
+          } else if (step < 3) {
+            await driver.append(id, 'update', messagesPlan(id, [`w${args.writer}-${i}-a`, `w${args.writer}-${i}-b`]));
+            tally.appended++;
+          } else {
+            await driver.remove(id);
+            tally.removed++;
+          }
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code !== 'SESSION_EXISTS' && code !== 'SESSION_NOT_FOUND') throw err;
+        }
+      }
+      say(`tally ${JSON.stringify(tally)}`);
+      break;
+    }
     default:
       throw new Error(`unknown command ${command}`);
   }
