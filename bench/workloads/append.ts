@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import fsx from 'fs-native-extensions';
+import { nativeLocks } from '../../src/drivers/file/session-lock.js';
 import { buildSessions, fileSize, fileStore, gc, journalPath, logPath, message, sizeLabel, type Durability } from '../lib/fixtures.js';
 import { fmtBytes, fmtMs, fmtRatio, rotate, summarize, type Summary } from '../lib/stats.js';
 import { target, type Workload } from '../lib/types.js';
@@ -94,13 +94,13 @@ const workload: Workload = {
         const journalFd = fs.openSync(path.join(dir, `diag-journal-${mode}.jsonl`), fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
         const indexLine = Buffer.from('x'.repeat(Math.max(1, indexLineBytes - 1)) + '\n');
         const locked = (line: Buffer) => {
-          if (!fsx.tryLock(lockFd)) throw new Error('diag lock is held');
+          if (!nativeLocks().tryLock(lockFd)) throw new Error('diag lock is held');
           fs.lstatSync(lockPath, { throwIfNoEntry: false });
           fs.lstatSync(reopenPath, { throwIfNoEntry: false });
           fs.writeSync(keptLogFd, line);
           if (mode === 'full') fs.fsyncSync(keptLogFd);
           fs.writeSync(journalFd, indexLine);
-          fsx.unlock(lockFd);
+          nativeLocks().unlock(lockFd);
         };
         const diagLine = () => Buffer.from(JSON.stringify({ ...proto, seq: bareSeq++, at: new Date().toISOString() }) + '\n', 'utf8');
         for (let w = 0; w < 10; w++) {

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import fsx from 'fs-native-extensions';
+import { nativeLocks } from '../../src/drivers/file/session-lock.js';
 import { openStore, type SessionStore } from '../../src/index.js';
 import { Ledger, checkLogs, checkSuspects, checkThroughApi, type LogView } from '../lib/ledger.js';
 import { adminClient, dropSchema, freshSchema, rawPgLogs, requirePg } from '../lib/pg.js';
@@ -286,7 +286,7 @@ async function doctorCheck(config: ChaosConfig, rec: Recorder, dir: string, ledg
   for (const name of fs.readdirSync(path.join(dir, 'sessions')).filter((n) => n.endsWith('.lock'))) {
     const fd = fs.openSync(path.join(dir, 'sessions', name), fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
     try {
-      if (!fsx.tryLock(fd)) rec.fail(`lock file ${name} is still locked after every writer died`);
+      if (!nativeLocks().tryLock(fd)) rec.fail(`lock file ${name} is still locked after every writer died`);
       else rec.count('file.lockFilesFreeAfterCrashes');
     } finally {
       fs.closeSync(fd);

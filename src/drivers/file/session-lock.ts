@@ -14,8 +14,32 @@
  * locked, that the path still names the very file it locked: a lock on a removed file guards nothing.
  */
 import * as fs from 'node:fs';
-import fsx from 'fs-native-extensions';
+import { createRequire } from 'node:module';
+import { DriverUnavailableError } from '../../core/errors.js';
 import { closeQuietly, errnoOf, FILE_MODE, sameFile, type FileIO } from './io.js';
+
+/** The part of fs-native-extensions used here: advisory whole-file locks on a descriptor. */
+export interface NativeLocks {
+  /** One non-blocking attempt; false when another descriptor holds it. */
+  tryLock(fd: number): boolean;
+  unlock(fd: number): void;
+}
+
+let native: NativeLocks | null = null;
+
+/** Loaded on first use, so that a platform without a prebuilt binary can still use every other driver. */
+export function nativeLocks(): NativeLocks {
+  if (native) return native;
+  try {
+    native = createRequire(import.meta.url)('fs-native-extensions') as NativeLocks;
+  } catch (err) {
+    throw new DriverUnavailableError(
+      `the file driver's session locks need the 'fs-native-extensions' addon, which did not load on ${process.platform}-${process.arch}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return native;
+}
 
 const O_LOCK_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
 const BACKOFF_START_MS = 0.5;
@@ -41,7 +65,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** One non-blocking attempt; false when another descriptor holds it (fcntl says EAGAIN or EACCES). */
 function tryLock(fd: number): boolean {
   try {
-    return fsx.tryLock(fd);
+    return nativeLocks().tryLock(fd);
   } catch (err) {
     if (errnoOf(err) === 'EACCES') return false;
     throw err;
@@ -109,7 +133,7 @@ export class SessionLocks {
       return;
     }
     try {
-      fsx.unlock(file.fd);
+      nativeLocks().unlock(file.fd);
     } catch {
       // Closing our only descriptor of it releases the lock just as surely.
       this.drop(lock.path, file);
