@@ -30,6 +30,7 @@ import {
   idOfSeq,
   indexOfSeq,
   initialState,
+  isHeadEvent,
   messageFromRecord,
   type MessagePrefix,
   type SessionState,
@@ -772,8 +773,9 @@ export class SessionStore {
     const cached = this.cached(id);
     if (cached && cached.headSeq === head) return cached;
     if (cached && cached.headSeq < head) {
-      const events = checked(id, await this.driver.readEvents(id, cached.headSeq));
-      if (events && this.catchUp(cached, events)) return cached;
+      // From the cached head event on: it must still be there, else the log was replaced (isHeadEvent).
+      const events = checked(id, await this.driver.readEvents(id, cached.headSeq - 1));
+      if (events && this.continueFold(cached, events)) return cached;
     }
     this.cache.delete(id);
     const state = await this.foldLog(id, undefined, head);
@@ -841,6 +843,15 @@ export class SessionStore {
       if (events.length < FOLD_CHUNK) return;
       after = events[events.length - 1]!.seq;
     }
+  }
+
+  /**
+   * Catches `state` up from events that start with its head event, read again: false when another event
+   * sits at its head seq now (the log was deleted and recreated under the fold) or the rest does not follow.
+   */
+  private continueFold(state: SessionState, fromHead: readonly StoredEvent[]): boolean {
+    const first = fromHead[0];
+    return first !== undefined && isHeadEvent(state, first) && this.catchUp(state, fromHead.slice(1));
   }
 
   /** Applies tail events; false when they do not continue the cached fold (the log was replaced). */
@@ -969,7 +980,7 @@ export class SessionStore {
         verdicts = [];
         added = [];
         let s = this.cached(id) ?? null;
-        if (s && s.headSeq <= tx.headSeq && this.catchUp(s, checked(id, await tx.readAfter(s.headSeq))!)) {
+        if (s && s.headSeq <= tx.headSeq && (s.headSeq === tx.headSeq || this.continueFold(s, checked(id, await tx.readAfter(s.headSeq - 1))!))) {
           // caught up (with committed events only, so this holds even for a speculative plan)
         } else if (tx.speculative) {
           // This handle knows a later head than the driver's guess, or nothing: decide under the lock.

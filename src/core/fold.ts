@@ -36,6 +36,13 @@ export interface SessionState {
   createdAt: string;
   updatedAt: string;
   headSeq: number;
+  /**
+   * What the event at headSeq was (its type, time and, for a message, id): a catch-up reads that event
+   * again and finds another there when the log was deleted and recreated under this fold (see isHeadEvent).
+   */
+  headType: StoredEvent['type'];
+  headAt: string;
+  headMessageId: string | null;
   /** The messages this log appended, by id and seq. */
   own: MessageIndex;
   /** The inherited history of a fork (empty otherwise). */
@@ -133,6 +140,9 @@ export function initialState(created: StoredEvent, prefix: MessagePrefix, expect
     createdAt: created.at,
     updatedAt: created.at,
     headSeq: created.seq,
+    headType: created.type,
+    headAt: created.at,
+    headMessageId: null,
     own: new MessageIndex(expectedMessages),
     prefix: inherited,
     firstSeq: created.seq,
@@ -166,12 +176,29 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Whether `event` is the very event this fold applied last. Seqs alone cannot tell a log that grew from
+ * a new log with the same id that grew past this fold's head (deleted and recreated by another process):
+ * that one has another event at headSeq (another message id, which is random; or another time or type).
+ */
+export function isHeadEvent(state: SessionState, event: StoredEvent): boolean {
+  return (
+    event.seq === state.headSeq &&
+    event.type === state.headType &&
+    event.at === state.headAt &&
+    (event.type === 'message.added' ? event.message.id === state.headMessageId : true)
+  );
+}
+
 /** Applies one event (seq must be headSeq + 1). Events a valid writer could not have produced are ignored. */
 export function applyEvent(state: SessionState, event: StoredEvent): void {
   if (event.seq !== state.headSeq + 1) {
     throw new CorruptSessionError(state.header.id, `event seq ${event.seq} does not follow head ${state.headSeq}`, null);
   }
   state.headSeq = event.seq;
+  state.headType = event.type;
+  state.headAt = event.at;
+  state.headMessageId = event.type === 'message.added' ? event.message.id : null;
   if (event.at > state.updatedAt) state.updatedAt = event.at;
 
   switch (event.type) {

@@ -403,6 +403,42 @@ export function testDriver(harness: DriverHarness): void {
         }
       });
 
+      it('a warm handle never continues its cached fold into a new log with the same id (deleted and recreated elsewhere)', async () => {
+        const other = opened.reopen();
+        try {
+          await store.createSession({ id: 'reborn', title: 'first life' });
+          await store.addMessages('reborn', ['a1', 'a2'].map((c) => ({ role: 'user' as const, content: c })));
+          await store.getSession('reborn'); // warm: headSeq 3, its body cache holds a1 and a2
+          await other.deleteSession('reborn');
+          await other.createSession({ id: 'reborn', title: 'second life' });
+          // The new log grows past the old head, so seqs alone would "continue" the old fold.
+          for (const c of ['b1', 'b2', 'b3']) await other.addMessage('reborn', { role: 'user', content: c });
+          const seen = await store.getSession('reborn');
+          assert.equal(seen.title, 'second life');
+          assert.deepEqual(seen.messages.map((m) => m.content), ['b1', 'b2', 'b3']);
+          assert.deepEqual((await store.getMessages('reborn', { limit: 2 })).map((m) => m.content), ['b2', 'b3']);
+          // And the write path, from a handle whose fold is of the first life.
+          const writer = opened.reopen();
+          try {
+            await writer.createSession({ id: 'reborn-w' });
+            await writer.addMessage('reborn-w', { role: 'user', content: 'old' });
+            await writer.getSession('reborn-w');
+            await other.deleteSession('reborn-w');
+            await other.createSession({ id: 'reborn-w' });
+            await other.addMessage('reborn-w', { role: 'user', content: 'new1' });
+            await other.addMessage('reborn-w', { role: 'user', content: 'new2' });
+            await writer.addMessage('reborn-w', { role: 'user', content: 'mine' });
+            const expected = ['new1', 'new2', 'mine'];
+            assert.deepEqual((await writer.getSession('reborn-w')).messages.map((m) => m.content), expected);
+            assert.deepEqual((await opened.reopen().getSession('reborn-w')).messages.map((m) => m.content), expected);
+          } finally {
+            await writer.close();
+          }
+        } finally {
+          await other.close();
+        }
+      });
+
       it('concurrent appends from one process keep every message', async () => {
         await store.createSession({ id: 'occ-par' });
         await Promise.all(Array.from({ length: 40 }, (_, i) => store.addMessage('occ-par', { id: `p-${i}`, role: 'user', content: `${i}` })));
