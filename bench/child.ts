@@ -3,7 +3,6 @@
  * runner over IPC. Usage (by bench/run.ts): node --import tsx --expose-gc bench/child.ts <name> <config-json>
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchConfig, WorkloadResult } from './lib/types.js';
 import { WORKLOADS } from './workloads/index.js';

@@ -11,7 +11,6 @@
  * session on a new handle), create (createSession).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createFileDriver, type FileIO } from '../src/drivers/file.js';

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildSessions, fileSize, fileStore, journalPath, logPath, sizeLabel } from '../lib/fixtures.js';
-import { fmtBytes, fmtMs, fmtRatio, median } from '../lib/stats.js';
+import { fmtBytes, fmtMs, fmtRatio } from '../lib/stats.js';
 import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 import { sessionId } from './listing.js';

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { WorkerJob } from '../worker.js';
 import type { Recipe } from './types.js';
-import { sleep } from './util.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../worker.ts', import.meta.url));
@@ -109,14 +108,3 @@ export async function startTogether(recipe: Recipe, jobs: WorkerJob[]): Promise<
   return ws;
 }
 
-/** A process that does nothing until killed: a live pid to put in a lock file. */
-export function startIdleProcess(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
-}
-
-export async function killProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await Promise.race([gone, sleep(5000)]);
-}

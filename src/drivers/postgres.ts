@@ -22,7 +22,7 @@ import {
   StorageError,
 } from '../core/errors.js';
 import { assertSessionId } from '../core/ids.js';
-import type { AppendMode, AppendPlan, ListQuery, ListResult, LogTransaction, SessionDriver, SessionSummary } from './driver.js';
+import type { AppendPlan, ListQuery, ListResult, LogTransaction, SessionDriver, SessionSummary } from './driver.js';
 import { matchesQuery } from './listing.js';
 import { checkSeqs } from './memory.js';
 import { describeUrl, isConnectionError, secretsOf, storageFailure, unavailable } from './postgres/errors.js';
