@@ -20,7 +20,7 @@ import {
   StorageError,
 } from '../src/core/errors.js';
 import type { StoredEvent } from '../src/core/events.js';
-import type { CorruptionReport, SessionSummary } from '../src/drivers/driver.js';
+import type { AppendPlan, CorruptionReport, LogTransaction, SessionSummary } from '../src/drivers/driver.js';
 import { createFileDriver, type FileDriver, type FileDriverOptions, type FileIO } from '../src/drivers/file.js';
 import { createPlan, createdEvent, messageEvent, messagesPlan, summaryFor } from './helpers/file-driver-fixtures.js';
 
@@ -229,6 +229,24 @@ describe('file driver: logs', () => {
     const other = open(dir);
     assert.equal(await other.head('s1'), 6);
     assert.deepEqual(await other.readEvents('s1', 0), all);
+  });
+
+  it("a stray `more` key on a caller's event neither ends nor extends a batch", async () => {
+    const dir = freshDir();
+    const d = open(dir);
+    await d.append('s1', 'create', createPlan('s1', 0));
+    const stray = (more: unknown) => async (tx: LogTransaction): Promise<AppendPlan> => {
+      const plan = await messagesPlan('s1', ['a', 'b', 'c'])(tx);
+      plan.events.forEach((e) => Object.assign(e, { more }));
+      return plan;
+    };
+    await d.append('s1', 'update', stray(true));
+    await d.append('s1', 'update', stray(false));
+    const raw = lines(logFile(dir, 's1'));
+    assert.deepEqual(raw.map((l) => l.more ?? false), [false, true, true, false, true, true, false]);
+    const all = (await open(dir).readEvents('s1', 0))!;
+    assert.deepEqual(all.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7]);
+    assert.ok(all.every((e) => !('more' in e)));
   });
 
   it('enforces seq contiguity and a session.created first event; a fork log may start past 1', async () => {

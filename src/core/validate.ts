@@ -46,12 +46,10 @@ export function toJson(value: unknown, field: string): JsonValue {
       for (const key of Object.keys(v)) {
         const child = (v as Record<string, unknown>)[key];
         if (child === undefined) throw new InvalidInputError(`${path}.${key}`, 'is undefined (omit the key or use null)');
-        Object.defineProperty(out, key, {
-          value: walk(child, `${path}.${key}`, depth + 1),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        const copy = walk(child, `${path}.${key}`, depth + 1);
+        // Assignment to "__proto__" would set the prototype instead of copying the key.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
+        else out[key] = copy;
       }
       return out;
     } finally {

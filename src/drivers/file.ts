@@ -956,12 +956,13 @@ class FileSessionDriver implements FileDriver {
     this.poller = null;
   }
 
+  // Plain concatenation (no path.join on every append): a valid id never holds a separator or dots only.
   private logPath(id: string): string {
-    return path.join(this.sessionsDir, `${id}.jsonl`);
+    return `${this.sessionsDir}${path.sep}${id}.jsonl`;
   }
 
   private lockPath(id: string): string {
-    return path.join(this.sessionsDir, `${id}.lock`);
+    return `${this.sessionsDir}${path.sep}${id}.lock`;
   }
 }
 

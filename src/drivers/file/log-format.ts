@@ -8,11 +8,15 @@ export function encodeBatch(events: readonly StoredEvent[]): Buffer {
   let text = '';
   const last = events.length - 1;
   for (let i = 0; i <= last; i++) {
-    // Copy so a stray `more` on the caller's object can never end or extend a group by accident.
-    const line: Record<string, unknown> = { ...events[i] };
-    delete line.more;
-    if (i < last) line.more = true;
-    text += JSON.stringify(line) + '\n';
+    const event = events[i]!;
+    let json: string;
+    if (Object.hasOwn(event, 'more')) {
+      // Copy so a stray `more` on the caller's object can never end or extend a group by accident.
+      const { more: _stray, ...rest } = event as StoredEvent & { more?: unknown };
+      json = JSON.stringify(rest);
+    } else json = JSON.stringify(event);
+    // An event serializes as an object, so `more` goes in before its closing brace (no copy to add it).
+    text += (i < last ? `${json.slice(0, -1)},"more":true}` : json) + '\n';
   }
   return Buffer.from(text, 'utf8');
 }
