@@ -113,7 +113,12 @@ const workload: Workload = {
         await core.createSession({ id: 'core' });
         for (let w = 0; w < 50; w++) await core.addMessage('core', message(seqNo++));
 
-        const cases = ['bare', 'reopen', 'locked', 'core', ...ids];
+        // core after fsync ('full' only): the same store core, timed right after an untimed write+fsync
+        // of another file. In a sequential 'full' loop every append's JavaScript runs after the previous
+        // append's fsync blocked the thread; this shows what that alone costs the same code.
+        const coldPath = path.join(dir, `cold-${mode}.jsonl`);
+        const coldFd = fs.openSync(coldPath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+        const cases = ['bare', 'reopen', 'locked', 'core', ...(mode === 'full' ? ['coreAfterFsync'] : []), ...ids];
         const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
         const perRound = Math.ceil(appends / rounds);
         for (let r = 0; r < rounds; r++) {
@@ -130,6 +135,13 @@ const workload: Workload = {
                 if (c === 'reopen') reopen(line);
                 else locked(line);
                 arr.push(performance.now() - t0);
+              } else if (c === 'coreAfterFsync') {
+                const m = message(seqNo++);
+                fs.writeSync(coldFd, diagLine());
+                fs.fsyncSync(coldFd);
+                const t0 = performance.now();
+                await core.addMessage('core', m);
+                arr.push(performance.now() - t0);
               } else {
                 const m = message(seqNo++);
                 const t0 = performance.now();
@@ -143,6 +155,7 @@ const workload: Workload = {
         const bareS = stats.get('bare')!;
         const smallS = stats.get(ids[0]!)!;
         const bigS = stats.get(ids[ids.length - 1]!)!;
+        fs.closeSync(coldFd);
         fs.closeSync(journalFd);
         fs.closeSync(keptLogFd);
         fs.closeSync(lockFd);
@@ -152,8 +165,10 @@ const workload: Workload = {
           ['reopen', `diag: open+fstat+write${fsync}+close`],
           ['locked', `diag: warm append's syscalls: lock, 2 lstat, write${fsync}, index line, unlock`],
           ['core', 'diag: store core only (null driver)'],
+          ['coreAfterFsync', 'diag: store core, right after an untimed write+fsync'],
         ] as const) {
-          const s = stats.get(c)!;
+          const s = stats.get(c);
+          if (!s) continue;
           rows.push([mode, label, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.mean), '', fmtRatio(s.p50 / bareS.p50)]);
         }
         for (const [i, id] of ids.entries()) {
@@ -196,6 +211,13 @@ const workload: Workload = {
           `'${mode}': addMessage p50 ${fmtMs(smallS.p50)} = store core ${fmtMs(coreS.p50)} (${pct(coreS.p50)}) + the driver's syscalls (lock, 2 lstat, write${fsync}, index line, unlock) ${fmtMs(lockedS.p50)} (${pct(lockedS.p50)}) ` +
             `+ the rest ${fmtMs(smallS.p50 - coreS.p50 - lockedS.p50)} (${pct(smallS.p50 - coreS.p50 - lockedS.p50)}: driver JS, stat/exists checks, awaits); bare write${fsync} ${fmtMs(bareS.p50)}`,
         );
+        const coldCoreS = stats.get('coreAfterFsync');
+        if (coldCoreS) {
+          out.notes.push(
+            `'${mode}': the store core right after an fsync p50 ${fmtMs(coldCoreS.p50)} vs ${fmtMs(coreS.p50)} without (${fmtRatio(coldCoreS.p50 / coreS.p50)}): ` +
+              `a thread that just blocked in fsync runs the same JavaScript slower, so 'the rest' is larger in '${mode}' than in 'process'`,
+          );
+        }
         data[mode] = {
           eventLineBytes,
           indexLineBytes,
