@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     await workload.run({ config, log, tmpDir }, out);
   } finally {
     out.elapsedMs = performance.now() - started;
+    out.peakRssBytes = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
     const t = performance.now();
     fs.rmSync(tmpDir, { recursive: true, force: true });
     const rmS = (performance.now() - t) / 1000;

@@ -175,7 +175,7 @@ async function main(): Promise<void> {
       skipped: results.filter((r) => r.skipped).map((r) => ({ workload: r.name, reason: r.skipped })),
     },
     targets,
-    results: results.map((r) => ({ name: r.name, title: r.title, elapsedSeconds: +(r.elapsedMs / 1000).toFixed(1), skipped: r.skipped, notes: r.notes, tables: r.tables, data: r.data })),
+    results: results.map((r) => ({ name: r.name, title: r.title, elapsedSeconds: +(r.elapsedMs / 1000).toFixed(1), peakRssBytes: r.peakRssBytes, skipped: r.skipped, notes: r.notes, tables: r.tables, data: r.data })),
   };
   const outFile = args.out ?? resultsFile(started, args.mode, args.only.length > 0 ? selected.map((w) => w.name) : []);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });

@@ -1,6 +1,7 @@
 /**
  * One writer process of the many-writers workload. Opens a store, prints "ready", waits for "go" on
- * stdin, appends `count` messages tagged {w, i} in metadata, then prints one JSON line with its timings.
+ * stdin, appends `count` messages tagged {w, i} in metadata, then prints one JSON line with its timings
+ * and its peak RSS.
  *
  *   node --import tsx bench/writer.ts --dir D --session ID --count N --durability full|process --writer W
  */
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   }
   const end = performance.timeOrigin + performance.now();
   await store.close();
-  process.stdout.write(JSON.stringify({ w, session, start, end, acked, errors, latencies }) + '\n');
+  const maxRss = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+  process.stdout.write(JSON.stringify({ w, session, start, end, acked, errors, latencies, maxRss }) + '\n');
 }
 
 main().catch((err: unknown) => {

@@ -28,6 +28,7 @@ interface ResultsJson {
   results: Array<{
     name: string;
     skipped?: string;
+    peakRssBytes?: number;
     tables: Array<{ rows: unknown[][] }>;
     data: Record<string, unknown>;
   }>;
@@ -71,6 +72,7 @@ test('npm run bench -- --smoke: every workload runs, no write is lost or duplica
       continue;
     }
     assert.ok(r.tables.length > 0, `workload ${w.name} reported no table`);
+    assert.ok(Number.isSafeInteger(r.peakRssBytes) && r.peakRssBytes! > 0, `workload ${w.name} reported no peak RSS`);
     for (const t of r.tables) assert.ok(t.rows.length > 0, `workload ${w.name} reported an empty table`);
   }
 

@@ -1,6 +1,6 @@
 /** Plain-text rendering of result tables and the summary. */
 import type { Table, Target, WorkloadResult } from './types.js';
-import { fmtRatio } from './stats.js';
+import { fmtBytes, fmtRatio } from './stats.js';
 
 export function renderTable(t: Table): string {
   const cells = [t.columns, ...t.rows.map((r) => r.map((c) => String(c)))];
@@ -26,7 +26,8 @@ export function targetRow(t: Target): string[] {
 
 export function renderResult(r: WorkloadResult): string {
   const parts: string[] = [];
-  const head = `== ${r.title} (${r.name}) — ${(r.elapsedMs / 1000).toFixed(1)} s`;
+  const rss = r.peakRssBytes === undefined ? '' : `, peak RSS ${fmtBytes(r.peakRssBytes)} (its process, setup included)`;
+  const head = `== ${r.title} (${r.name}) — ${(r.elapsedMs / 1000).toFixed(1)} s${rss}`;
   parts.push(head);
   if (r.skipped) parts.push(`  SKIPPED: ${r.skipped}`);
   for (const t of r.tables) parts.push(renderTable(t), '');

@@ -59,6 +59,11 @@ export interface WorkloadResult {
   skipped?: string;
   /** Raw figures for the results JSON (bench/results/<date>.json). */
   data: Record<string, unknown>;
+  /**
+   * Peak RSS of the workload's own process over its whole run, setup included (processes it starts,
+   * such as the writers or the memory probes, report their own).
+   */
+  peakRssBytes?: number;
 }
 
 export interface WorkloadContext {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileStore, logPath, type Durability } from '../lib/fixtures.js';
-import { fmtMs, fmtRatio, fmtRate, summarize } from '../lib/stats.js';
+import { fmtBytes, fmtMs, fmtRatio, fmtRate, summarize } from '../lib/stats.js';
 import { bySize } from '../lib/scale.js';
 import { target, type Workload } from '../lib/types.js';
 
@@ -21,6 +21,8 @@ interface WriterReport {
   acked: number[];
   errors: string[];
   latencies: number[];
+  /** The writer process's peak RSS in bytes. */
+  maxRss: number;
 }
 
 const WRITERS = 8;
@@ -154,6 +156,7 @@ const workload: Workload = {
           layout.sessions.length === 1 ? '1.00×' : fmtRatio(rate / baseRate),
           fmtMs(lat.p50),
           fmtMs(lat.p99),
+          fmtBytes(Math.max(...reports.map((r) => r.maxRss))),
           v.lost,
           v.duplicated,
           errors.length,
@@ -169,13 +172,13 @@ const workload: Workload = {
           ...(errors.length > 5 ? [`… ${errors.length - 5} more failed appends`] : []),
         ];
         for (const p of problems) out.integrityErrors.push(`'${mode}' ${layout.label}: ${p}`);
-        data[`${mode}/${layout.label}`] = { total, expectedTotal, wallMs: wall, appendsPerSecond: rate, latency: lat, ...v, errors: errors.length };
+        data[`${mode}/${layout.label}`] = { total, expectedTotal, wallMs: wall, appendsPerSecond: rate, latency: lat, writerPeakRssBytes: reports.map((r) => r.maxRss), ...v, errors: errors.length };
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
     out.tables.push({
       title: 'Concurrent appends from separate OS processes (verified afterwards from a fresh store and the raw logs)',
-      columns: ['durability', 'layout', 'acked', 'wall', 'appends/s', 'vs 1 writer', 'p50', 'p99', 'lost', 'dup', 'errors'],
+      columns: ['durability', 'layout', 'acked', 'wall', 'appends/s', 'vs 1 writer', 'p50', 'p99', 'peak RSS (max of writers)', 'lost', 'dup', 'errors'],
       rows,
       leftAlign: [0, 1],
     });
