@@ -23,8 +23,8 @@ import {
 } from '../src/index.js';
 import { SpeculationDeclined, type SessionDriver, type SessionSummary } from '../src/drivers/driver.js';
 import { compareListOrder } from '../src/drivers/listing.js';
-import { createPostgresDriver, type PgPoolLike } from '../src/drivers/postgres.js';
-import { LATEST_VERSION, MIGRATIONS } from '../src/drivers/postgres/schema.js';
+import { createPostgresDriver, readEventsParams, readEventsSql, type PgPoolLike } from '../src/drivers/postgres.js';
+import { LATEST_VERSION, MIGRATIONS, quoteIdent } from '../src/drivers/postgres/schema.js';
 import { runWorkers, startWorker } from './helpers/spawn.js';
 import { PG_URL, dropSchema, freshSchema, rawClient, rawEvents, requirePostgres } from './helpers/pg.js';
 
@@ -600,6 +600,28 @@ if (await requirePostgres()) {
       });
       const message = (seq: number, id: string, metadata: Record<string, unknown> = {}): StoredEvent =>
         ({ seq, at: '2025-01-01T00:00:00.000Z', type: 'message.added', message: { id, role: 'user', content: `c${seq}`, metadata } }) as StoredEvent;
+
+      it('a page of a long log reads only its own rows from the events table, wherever it starts', async () => {
+        const count = 5000;
+        const events = [created('long'), ...Array.from({ length: count - 1 }, (_, i) => message(i + 2, `long-${i + 2}`))];
+        await driver.append('long', 'create', async () => ({ events, summary: summaryFor('long', count) }));
+        await admin.query(`ANALYZE ${quoteIdent(s)}.events`);
+        // What the planner did, measured by PostgreSQL itself: rows produced by every scan of the events table.
+        const eventRowsRead = (plan: Record<string, unknown>): number => {
+          const own = plan['Relation Name'] === 'events' ? (plan['Actual Rows'] as number) * (plan['Actual Loops'] as number) : 0;
+          const children = (plan.Plans as Array<Record<string, unknown>> | undefined) ?? [];
+          return own + children.reduce((sum, child) => sum + eventRowsRead(child), 0);
+        };
+        for (const [after, until, limit] of [[0, undefined, 50], [2500, undefined, 50], [4900, undefined, 128], [100, 3000, 50], [4990, undefined, undefined]] as const) {
+          const params = readEventsParams('long', after, until, limit);
+          const explained = await admin.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${readEventsSql(quoteIdent(s))}`, params);
+          const plan = (explained.rows[0]['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan;
+          const want = Math.min(limit ?? Infinity, (until ?? count) - after);
+          assert.equal(eventRowsRead(plan), want, `after ${after}, until ${until}, limit ${limit}: read ${eventRowsRead(plan)} event rows for a page of ${want}`);
+          const page = (await driver.readEvents('long', after, until, limit))!;
+          assert.deepEqual(page.map((e) => e.seq), Array.from({ length: want }, (_, i) => after + 1 + i));
+        }
+      });
 
       it('stores events exactly: raw reads and driver reads equal what was appended', async () => {
         const proto = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}');

@@ -118,6 +118,34 @@ const toSeq = (v: unknown): number => Number(v);
 
 /** Sessions whose head a driver remembers for speculative appends (a few dozen bytes each). */
 const KNOWN_HEADS_MAX = 10_000;
+/** The upper bound of an open range: seqs are safe integers (a bound the index range scan can use, unlike `$3 IS NULL OR …`). */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/**
+ * readEvents' one statement (`s` is the quoted schema), so one snapshot: a batch is seen whole or not at
+ * all, and a missing session is told apart from an empty range (no row at all vs one row with a null
+ * event). The range is a LATERAL subquery with its own ORDER BY and LIMIT, an index range scan on
+ * (session_id, seq) that stops after `limit` rows. Ordered across the join instead, PostgreSQL reads and
+ * sorts every event after `afterSeq` for each page: a cold fold of 100 000 events took 40 s, not 1 s.
+ * Exported for the test that checks how many rows a page reads.
+ */
+export function readEventsSql(s: string): string {
+  return `SELECT page.event
+            FROM ${s}.sessions ses
+            LEFT JOIN LATERAL (
+              SELECT e.seq, e.event::text AS event
+                FROM ${s}.events e
+               WHERE e.session_id = ses.id AND e.seq > $2 AND e.seq <= $3::bigint
+               ORDER BY e.seq
+               LIMIT $4
+            ) page ON true
+           WHERE ses.id = $1
+           ORDER BY page.seq`;
+}
+
+export function readEventsParams(id: string, afterSeq: number, untilSeq?: number, limit?: number): unknown[] {
+  return [id, afterSeq, untilSeq === undefined || untilSeq === Infinity ? MAX_SEQ : untilSeq, limit === undefined || limit === Infinity ? null : limit];
+}
 
 /** A session id as an SQL literal. Ids are validated before they get here; this re-checks, never escapes. */
 function idLiteral(id: string): string {
@@ -515,19 +543,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
 
     async readEvents(id, afterSeq, untilSeq, limit) {
       assertSessionId(id);
-      // One statement, so one snapshot: a batch is seen whole or not at all, and a missing session is
-      // told apart from an empty range (no row at all vs one row with a null event).
-      const r = await query(
-        'read log',
-        `SELECT e.event::text AS event
-           FROM ${s}.sessions ses
-           LEFT JOIN ${s}.events e
-             ON e.session_id = ses.id AND e.seq > $2 AND ($3::bigint IS NULL OR e.seq <= $3::bigint)
-          WHERE ses.id = $1
-          ORDER BY e.seq
-          LIMIT $4`,
-        [id, afterSeq, untilSeq === undefined || untilSeq === Infinity ? null : untilSeq, limit === undefined || limit === Infinity ? null : limit],
-      );
+      const r = await query('read log', readEventsSql(s), readEventsParams(id, afterSeq, untilSeq, limit));
       if (r.rows.length === 0) return null;
       return parseEvents(r.rows);
     },
