@@ -3,7 +3,8 @@
  * stdin, appends `count` messages tagged {w, i} in metadata, then prints one JSON line with its timings
  * and its peak RSS.
  *
- *   node --import tsx bench/writer.ts --dir D --session ID --count N --durability full|process --writer W
+ *   node --import tsx bench/writer.ts --dir D --durability full|process --session ID --count N --writer W
+ *   THREADLOOM_PG_URL=URL node --import tsx bench/writer.ts --schema S --session ID --count N --writer W
  */
 import { createInterface } from 'node:readline';
 import { openStore } from '../src/store.js';
@@ -16,13 +17,21 @@ function arg(name: string): string {
   return v;
 }
 
+function pgUrlFromEnv(): string {
+  const url = process.env.THREADLOOM_PG_URL;
+  if (!url) throw new Error('--schema needs THREADLOOM_PG_URL');
+  return url;
+}
+
 async function main(): Promise<void> {
-  const dir = arg('dir');
   const session = arg('session');
   const count = Number(arg('count'));
-  const durability = arg('durability') as 'full' | 'process';
   const w = Number(arg('writer'));
-  const store = openStore({ dir, durability });
+  // A file store (--dir, --durability) or a PostgreSQL one (--schema, the URL from THREADLOOM_PG_URL: not
+  // on the command line, where any user's `ps` would show a password in it).
+  const store = process.argv.includes('--schema')
+    ? openStore({ url: pgUrlFromEnv(), schema: arg('schema') })
+    : openStore({ dir: arg('dir'), durability: arg('durability') as 'full' | 'process' });
   await store.getSessionInfo(session); // load modules, open the log, fold it
   const lines = createInterface({ input: process.stdin });
   const go = new Promise<void>((resolve) => lines.once('line', () => resolve()));

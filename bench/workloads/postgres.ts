@@ -1,6 +1,8 @@
 /**
  * PostgreSQL: append vs history length, append vs a bare single-row INSERT through the same `pg` pool,
- * listing, and a fresh read after an append made by another store (another pool, its own cache).
+ * a fresh read after an append made by another store (another pool, its own cache), batch append, cold
+ * open and warm chat history, fork, 8 writer processes (verified through a fresh store and raw SQL),
+ * and listing: the file workloads' measurements, on this driver.
  * Runs in a fresh schema that is dropped afterwards; skipped (one line saying why) when PostgreSQL or
  * the driver is not available.
  */
@@ -12,6 +14,8 @@ import { fmtMs, fmtRate, fmtRatio, rotate, summarize, type Summary } from '../li
 import { workloadRng } from '../lib/random.js';
 import { bySize } from '../lib/scale.js';
 import { target, type Workload, type WorkloadResult } from '../lib/types.js';
+import { measureWriters, WRITER_COLUMNS, type WriterTarget } from '../lib/many-writers.js';
+import { BATCH, BATCH_COLUMNS, measureBatch } from './batch.js';
 import { sessionId } from './listing.js';
 
 type PgModule = typeof import('pg');
@@ -213,6 +217,120 @@ const workload: Workload = {
       );
       data.freshRead = freshS;
 
+      // ---- batch append (on a session of ~1 000 messages, as the file workload)
+      const batchReps = bySize(ctx.config, { full: 10, quick: 5, smoke: 2 });
+      ctx.log(`batch: ${batchReps} × (addMessages(${BATCH}) vs ${BATCH} × addMessage)`);
+      const batchHistory = bySize(ctx.config, { full: 1000, quick: 1000, smoke: 100 });
+      await buildPg(a, 'batch', batchHistory);
+      const batchM = await measureBatch(a, 'batch', 'postgres', batchReps, bySize(ctx.config, { full: 20, quick: 20, smoke: 5 }));
+      const { rows: batchRows, note: batchNote, ...batchFigures } = batchM;
+      out.notes.push(batchNote);
+      data.batch = batchFigures;
+
+      // ---- reads: cold open (a new store, its own pool) and warm getChatHistory, short vs long session
+      const readIds = [ids[0]!, ids[ids.length - 1]!];
+      const readLabels = [sizeLabel(sizes[0]!), sizeLabel(sizes[sizes.length - 1]!)];
+      const openReps = bySize(ctx.config, { full: 5, quick: 3, smoke: 2 });
+      const histN = bySize(ctx.config, { full: 500, quick: 200, smoke: 10 });
+      ctx.log(`reads: cold open × ${openReps}, warm getChatHistory × ${histN}`);
+      const coldOpen: number[][] = [[], []];
+      for (let r = 0; r < openReps; r++) {
+        for (const i of rotate([0, 1], r)) {
+          const c = openStore({ url: pgUrl, schema });
+          try {
+            const t = performance.now();
+            const page = await c.getMessages(readIds[i]!, { limit: 50 });
+            coldOpen[i]!.push(performance.now() - t);
+            if (page.length !== 50) throw new Error(`cold read returned ${page.length} messages`);
+          } finally {
+            await c.close();
+          }
+        }
+      }
+      for (let w = 0; w < 20; w++) for (const id of readIds) await a.getChatHistory(id, { maxMessages: 50 });
+      const hist: number[][] = [[], []];
+      for (let r = 0; r < 10; r++) {
+        for (const i of rotate([0, 1], r)) {
+          for (let k = 0; k < histN / 10; k++) {
+            const t = performance.now();
+            await a.getChatHistory(readIds[i]!, { maxMessages: 50 });
+            hist[i]!.push(performance.now() - t);
+          }
+        }
+      }
+      const coldOpenS = coldOpen.map((c) => summarize(c));
+      const histS = hist.map((h) => summarize(h));
+      const readRows: Array<Array<string | number>> = [];
+      coldOpenS.forEach((s, i) => readRows.push(['reads', `cold open (new store and pool), first getMessages({limit: 50}) @${readLabels[i]}`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtRatio(s.p50 / coldOpenS[0]!.p50)]));
+      histS.forEach((s, i) => readRows.push(['reads', `warm getChatHistory({maxMessages: 50}) @${readLabels[i]}`, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtRatio(s.p50 / histS[0]!.p50)]));
+      data.reads = { coldOpen: coldOpenS, warmChatHistory: histS };
+
+      // ---- fork: at the middle of the long session vs near its start, then a cold read of each fork
+      const parent = ids[ids.length - 1]!;
+      const parentSize = sizes[sizes.length - 1]!;
+      const points = { deep: Math.floor(parentSize / 2), early: 10 };
+      const forkReps = bySize(ctx.config, { full: 20, quick: 10, smoke: 2 });
+      ctx.log(`fork: forkSession × ${forkReps} at message ${points.deep} and at message ${points.early}`);
+      for (const k of ['deep', 'early'] as const) await a.forkSession(parent, { atIndex: points[k] - 1, id: `warmup-${k}` });
+      const forks = { deep: [] as number[], early: [] as number[] };
+      for (let r = 0; r < forkReps; r++) {
+        for (const k of rotate(['deep', 'early'] as const, r)) {
+          const t = performance.now();
+          await a.forkSession(parent, { atIndex: points[k] - 1, id: `fork-${k}-${r}` });
+          forks[k].push(performance.now() - t);
+        }
+      }
+      const forkCold = { deep: [] as number[], early: [] as number[] };
+      for (let r = 0; r < openReps; r++) {
+        for (const k of rotate(['deep', 'early'] as const, r)) {
+          const c = openStore({ url: pgUrl, schema });
+          try {
+            const t = performance.now();
+            const page = await c.getMessages(`fork-${k}-${r % forkReps}`, { limit: 50 });
+            forkCold[k].push(performance.now() - t);
+            const want = Math.min(50, points[k]);
+            if (page.length !== want) throw new Error(`a fork at message ${points[k]} read ${page.length} messages, expected ${want}`);
+          } finally {
+            await c.close();
+          }
+        }
+      }
+      const forkS = { deep: summarize(forks.deep), early: summarize(forks.early) };
+      const forkColdS = { deep: summarize(forkCold.deep), early: summarize(forkCold.early) };
+      const forkRows: Array<Array<string | number>> = [
+        ['fork', `forkSession at message ${sizeLabel(points.deep)} (warm store)`, forkS.deep.n, fmtMs(forkS.deep.p50), fmtMs(forkS.deep.p99), fmtRatio(forkS.deep.p50 / forkS.early.p50)],
+        ['fork', `forkSession at message ${points.early} (warm store)`, forkS.early.n, fmtMs(forkS.early.p50), fmtMs(forkS.early.p99), '1.00×'],
+        ['fork', `cold store, getMessages({limit: 50}) of the fork at ${sizeLabel(points.deep)}`, forkColdS.deep.n, fmtMs(forkColdS.deep.p50), fmtMs(forkColdS.deep.p99), fmtRatio(forkColdS.deep.p50 / forkColdS.early.p50)],
+        ['fork', `cold store, getMessages({limit: 50}) of the fork at ${points.early}`, forkColdS.early.n, fmtMs(forkColdS.early.p50), fmtMs(forkColdS.early.p99), '1.00×'],
+      ];
+      out.targets.push(
+        target('postgres', `forkSession p50 at message ${sizeLabel(points.deep)} / at message ${points.early}`, forkS.deep.p50 / forkS.early.p50, 2, `${fmtMs(forkS.deep.p50)} vs ${fmtMs(forkS.early.p50)} on a ${sizeLabel(parentSize)}-message parent`),
+      );
+      data.fork = { forkSession: forkS, coldRead: forkColdS };
+
+      // ---- 8 writer processes, each layout in a schema of its own, verified through a fresh store and raw SQL
+      const writerCount = bySize(ctx.config, { full: 150, quick: 60, smoke: 2 });
+      let layoutRun = 0;
+      const freshTarget = async (): Promise<WriterTarget> => {
+        const ws = `${schema}_w${layoutRun++}`;
+        return {
+          args: ['--schema', ws],
+          env: { THREADLOOM_PG_URL: pgUrl },
+          open: () => openStore({ url: pgUrl, schema: ws }),
+          rawSeqs: async (id) => (await poolA.query(`SELECT seq FROM "${ws}".events WHERE session_id = $1 ORDER BY seq`, [id])).rows.map((row: { seq: string | number }) => Number(row.seq)),
+          cleanup: async () => {
+            await poolA.query(`DROP SCHEMA IF EXISTS "${ws}" CASCADE`);
+          },
+        };
+      };
+      const writersM = await measureWriters(ctx.config.root, 'postgres', writerCount, freshTarget, ctx.log);
+      out.integrityErrors.push(...writersM.problems);
+      const lostDup = writersM.lost + writersM.duplicated;
+      const writersTarget = target('postgres', 'lost + duplicated appends, 8 writer processes (all layouts)', lostDup, 0, `${writersM.lost} lost, ${writersM.duplicated} duplicated, ${writersM.problems.length} integrity problem(s)`, false, 'count');
+      writersTarget.pass = writersTarget.pass && writersM.problems.length === 0;
+      out.targets.push(writersTarget);
+      data.writers = writersM.data;
+
       // ---- listing
       const levels = bySize(ctx.config, { full: [1_000, 10_000, 100_000], quick: [1_000, 10_000], smoke: [100, 300] });
       const warmN = bySize(ctx.config, { full: 200, quick: 100, smoke: 10 });
@@ -221,7 +339,8 @@ const workload: Workload = {
       let createMs = 0;
       const warmAt: Summary[] = [];
       const coldAt: Summary[] = [];
-      const existing = 1 + ids.length; // probe + the append sessions
+      // The sessions made so far (probe, append, batch, forks): read back, not counted by hand.
+      const existing = Number((await poolA.query(`SELECT count(*) AS n FROM "${schema}".sessions`)).rows[0].n);
       for (const wanted of levels) {
         let level = wanted - existing;
         if (created > 0) {
@@ -276,12 +395,26 @@ const workload: Workload = {
       out.targets.push(
         target('postgres', `warm listSessions p50 @${sizeLabel(lastTotal)} / @${sizeLabel(levels[0]!)} sessions`, warmAt[warmAt.length - 1]!.p50 / warmAt[0]!.p50, 3, `${fmtMs(warmAt[warmAt.length - 1]!.p50)} vs ${fmtMs(warmAt[0]!.p50)}; cold first call ${fmtMs(coldAt[coldAt.length - 1]!.p50)} vs ${fmtMs(coldAt[0]!.p50)}`),
       );
-      out.tables.push({
-        title: 'PostgreSQL driver (ratios on p50)',
-        columns: ['workload', 'operation', 'n', 'p50', 'p99', 'ratio'],
-        rows,
-        leftAlign: [0, 1],
-      });
+      out.tables.push(
+        {
+          title: 'PostgreSQL driver (ratios on p50)',
+          columns: ['workload', 'operation', 'n', 'p50', 'p99', 'ratio'],
+          rows: [...rows, ...readRows, ...forkRows],
+          leftAlign: [0, 1],
+        },
+        {
+          title: `PostgreSQL: ${BATCH} messages appended as one batch, one by one, and by 8 concurrent callers (session of ~${batchHistory} messages)`,
+          columns: BATCH_COLUMNS,
+          rows: batchRows,
+          leftAlign: [0, 1],
+        },
+        {
+          title: 'PostgreSQL: concurrent appends from separate OS processes (verified afterwards from a fresh store and raw SQL)',
+          columns: WRITER_COLUMNS,
+          rows: writersM.rows,
+          leftAlign: [0, 1],
+        },
+      );
       out.data = data;
     } finally {
       for (const s of stores) await s.close().catch(() => undefined);
