@@ -845,6 +845,40 @@ if (await requirePostgres()) {
         }
       });
 
+      it('after a contended miss the next appends take the lock directly, 1 then 2, 4 … as misses repeat; one that lands starts over', async () => {
+        const s = schema();
+        const calls: Array<{ speculative: boolean; reads: number[] }> = [];
+        const a = new SessionStore(recordingDriver(createPostgresDriver({ url: PG_URL, schema: s }), calls));
+        const other = openStore({ url: PG_URL, schema: s }); // another handle: its own driver, like another process
+        const paths = async (content: string) => {
+          calls.length = 0;
+          await a.addMessage('busy', { role: 'user', content });
+          return calls.map((c) => (c.speculative ? 'try' : 'lock')).join(',');
+        };
+        try {
+          await a.createSession({ id: 'busy' });
+          assert.equal(await paths('warm'), 'try');
+          await other.addMessage('busy', { role: 'user', content: 'o1' });
+          assert.equal(await paths('a1'), 'try,lock', 'the attempt misses: the head moved');
+          assert.equal(await paths('a2'), 'lock', 'one append skips the attempt');
+          await other.addMessage('busy', { role: 'user', content: 'o2' });
+          assert.equal(await paths('a3'), 'try,lock', 'a second miss in a row');
+          assert.equal(await paths('a4'), 'lock');
+          assert.equal(await paths('a5'), 'lock', 'two appends skip it now');
+          assert.equal(await paths('a6'), 'try', 'it lands: nobody else wrote');
+          await other.addMessage('busy', { role: 'user', content: 'o3' });
+          assert.equal(await paths('a7'), 'try,lock');
+          assert.equal(await paths('a8'), 'lock', 'after a landing, a miss skips one append again');
+          assert.equal(await paths('a9'), 'try');
+          const raw = (await rawEvents(admin, s, 'busy'))!;
+          assert.deepEqual(raw.map((e) => e.seq), Array.from({ length: raw.length }, (_, i) => i + 1));
+          assert.equal((await a.getMessages('busy')).length, 13);
+        } finally {
+          await a.close();
+          await other.close();
+        }
+      });
+
       it("a plan's verdict on a guessed head is not final: expectedSeq and idempotent retries are decided under the lock", async () => {
         const s = schema();
         const a = openStore({ url: PG_URL, schema: s });

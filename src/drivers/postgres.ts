@@ -27,6 +27,7 @@ import { matchesQuery } from './listing.js';
 import { checkSeqs } from './memory.js';
 import { describeUrl, isConnectionError, secretsOf, storageFailure, unavailable } from './postgres/errors.js';
 import { ChangeListener } from './postgres/notify.js';
+import { SpeculationBackoff } from './postgres/speculation.js';
 import { DEFAULT_SCHEMA, assertSchemaName, channelFor, isUpToDate, migrate, quoteIdent } from './postgres/schema.js';
 
 /** What a query resolves to (the part of pg's QueryResult the driver reads). */
@@ -338,6 +339,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     knownHeads.set(id, seq);
     if (knownHeads.size > KNOWN_HEADS_MAX) knownHeads.delete(knownHeads.keys().next().value!);
   };
+  const speculation = new SpeculationBackoff(KNOWN_HEADS_MAX);
 
   /**
    * One autocommit statement that writes, never retried: once it is sent, a lost reply leaves its outcome
@@ -356,14 +358,15 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
   /**
    * The append fast path: one round trip instead of a locked transaction's three. The plan runs against
    * the head this driver last saw, then one statement inserts the events and moves the head only if the
-   * row is unlocked and still at that head. `missed` when it did not land (someone else appended, holds
-   * the row, or the plan declined): nothing was written and the locked path decides again.
+   * row is unlocked and still at that head. When it did not land, nothing was written and the locked
+   * path decides again: `contended` when another writer got there first (it appended, or holds the row),
+   * `missed` when the plan declined.
    */
   async function appendSpeculatively(
     id: string,
     guess: number,
     plan: (tx: LogTransaction) => Promise<AppendPlan | null>,
-  ): Promise<StoredEvent[] | 'missed'> {
+  ): Promise<StoredEvent[] | 'missed' | 'contended'> {
     let planned: AppendPlan | null;
     try {
       planned = await plan({
@@ -410,12 +413,12 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
       );
     } catch (err) {
       // 55P03: another append holds the row right now; wait for it on the locked path.
-      if (err instanceof StorageError && err.errno === '55P03') return 'missed';
+      if (err instanceof StorageError && err.errno === '55P03') return 'contended';
       throw err;
     }
     if (Number(r.rows[0]?.applied) !== 1) {
       knownHeads.delete(id);
-      return 'missed';
+      return 'contended';
     }
     noteHead(id, last);
     return events;
@@ -554,9 +557,13 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
       if (typeof plan !== 'function') throw new InvalidInputError('plan', 'must be a function');
       if (mode === 'create') return createLog(id, plan);
       const guess = knownHeads.get(id);
-      if (guess !== undefined) {
+      if (guess !== undefined && speculation.shouldTry(id)) {
         const written = await appendSpeculatively(id, guess, plan);
-        if (written !== 'missed') return written;
+        if (written === 'contended') speculation.missed(id);
+        else if (written !== 'missed') {
+          speculation.landed(id);
+          return written;
+        }
       }
       for (let attempt = 1; ; attempt++) {
         const planCalled = { value: false };
@@ -662,6 +669,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     async remove(id) {
       assertSessionId(id);
       knownHeads.delete(id);
+      speculation.forget(id);
       // The events go with the row (ON DELETE CASCADE); watchers are told so they see it is gone.
       await query(
         'remove',
