@@ -561,7 +561,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
         const written = await appendSpeculatively(id, guess, plan);
         if (written === 'contended') speculation.missed(id);
         else if (written !== 'missed') {
-          speculation.landed(id);
+          speculation.reset(id);
           return written;
         }
       }
@@ -669,7 +669,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SessionDri
     async remove(id) {
       assertSessionId(id);
       knownHeads.delete(id);
-      speculation.forget(id);
+      speculation.reset(id);
       // The events go with the row (ON DELETE CASCADE); watchers are told so they see it is gone.
       await query(
         'remove',

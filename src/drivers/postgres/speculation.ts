@@ -27,16 +27,13 @@ export class SpeculationBackoff {
     const m = this.misses.get(id) ?? { streak: 0, skip: 0 };
     this.misses.delete(id);
     m.skip = Math.min(2 ** m.streak, MAX_SKIP);
-    m.streak++;
+    if (m.skip < MAX_SKIP) m.streak++;
     this.misses.set(id, m);
     if (this.misses.size > this.maxSessions) this.misses.delete(this.misses.keys().next().value!);
   }
 
-  landed(id: string): void {
-    this.misses.delete(id);
-  }
-
-  forget(id: string): void {
+  /** An attempt landed, or the session was removed: its next append tries again, with no streak. */
+  reset(id: string): void {
     this.misses.delete(id);
   }
 }
